@@ -1,0 +1,20 @@
+"""The ``npz`` emitter: the float graph and the quantized network, for the simulators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sastc.backends import EmitInput
+from sastc.ir.graph import save_graph
+from sastc.ir.quantized import save_qnet
+
+GRAPH_FILE = "graph.sastc.npz"
+QNET_FILE = "model.npz"
+
+
+def emit_npz(model: EmitInput, out_dir: Path) -> list[Path]:
+    """Write ``graph.sastc.npz`` (float IR) and, for integer profiles, ``model.npz``."""
+    written = [save_graph(model.graph, out_dir / GRAPH_FILE)]
+    if model.qnet is not None:
+        written.append(save_qnet(model.qnet, out_dir / QNET_FILE))
+    return written

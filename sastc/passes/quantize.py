@@ -1,0 +1,141 @@
+"""Quantize a lowered float network to the integer semantics of ``sastc.numerics``.
+
+Weights are symmetric, ``W_q = clip(round(W / s), -q, q)`` with
+``q = 2^(bits-1) - 1`` and one scale ``s`` per output channel (one per tensor
+for the readout, so logits of all classes share a unit). The clipping value
+``s * q`` is chosen among fractions of ``max |W|`` by least squared error, not
+only max-abs. Membranes, biases and thresholds of channel ``c`` are integers
+in units of ``s_c / 2^m``; ``m`` (``frac_bits``) is the largest value for which
+the range bound below proves no saturation:
+
+    |u| <= (D + 1) * sum_{t<T} beta^t,   D = 2^m * max_c sum_i |W_q[c,i]| * x_max + |b_q|
+
+(``+1`` covers the half-unit rounding of each leak). Readout logits sum ``T``
+membranes, so for an LI readout ``T * |u|`` must also fit 32 bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from sastc import numerics
+from sastc.errors import CompileError
+from sastc.ir.layers import FloatLayer, FloatNet
+from sastc.ir.quantized import QLayer, QNet
+from sastc.sim.int_sim import max_inputs
+
+CLIP_RATIOS = np.linspace(0.3, 1.0, 71)
+LOGIT_BITS = 32
+
+
+def weight_levels(bits: int) -> int:
+    """Largest magnitude of a symmetric ``bits``-wide weight: 127 for 8, 7 for 4."""
+    return (1 << (bits - 1)) - 1
+
+
+def _quantize_rows(rows: np.ndarray, scales: np.ndarray, levels: int) -> np.ndarray:
+    return np.clip(numerics.round_half_away(rows / scales[:, None]), -levels, levels)
+
+
+def mse_scales(rows: np.ndarray, levels: int, ratios: np.ndarray = CLIP_RATIOS) -> np.ndarray:
+    """Per-row scale minimising ``||W - s * Q(W / s)||^2`` over clipping ratios of ``max |W|``.
+
+    >>> rows = np.array([[1.0, 0.5, -0.25, 0.01]])
+    >>> float(mse_scales(rows, 127)[0]) == 1.0 / 127
+    True
+    """
+    peak = np.abs(rows).max(axis=1)
+    peak = np.where(peak > 0, peak, 1.0)
+    best_error = np.full(rows.shape[0], np.inf)
+    best_scale = peak / levels
+    for ratio in ratios[::-1]:
+        scales = ratio * peak / levels
+        error = ((_quantize_rows(rows, scales, levels) * scales[:, None] - rows) ** 2).sum(axis=1)
+        better = error < best_error
+        best_error = np.where(better, error, best_error)
+        best_scale = np.where(better, scales, best_scale)
+    return best_scale
+
+
+def quantize_weights(layer: FloatLayer, bits: int, per_channel: bool) -> tuple[np.ndarray,
+                                                                                 np.ndarray]:
+    """``(W_q as int8 in the layer's weight shape, scale per output channel)``."""
+    rows = layer.weight_matrix.astype(np.float64)
+    if not np.all(np.isfinite(rows)):
+        raise CompileError(f"layer {layer.name!r}: weights contain NaN or infinity; "
+                           "the checkpoint cannot be quantized")
+    levels = weight_levels(bits)
+    if per_channel:
+        scales = mse_scales(rows, levels)
+    else:
+        scales = np.full(rows.shape[0], mse_scales(rows.reshape(1, -1), levels)[0])
+    w_q = _quantize_rows(rows, scales, levels).astype(np.int8)
+    return w_q.reshape(layer.weight.shape), scales
+
+
+def membrane_bound(drive: float, beta: float, time_bins: int) -> float:
+    """Largest ``|u|`` reachable in ``time_bins`` steps with per-step drive ``drive``."""
+    gain = float(time_bins) if beta >= 1.0 else (1.0 - beta ** time_bins) / (1.0 - beta)
+    return (drive + 1.0) * gain
+
+
+def _fixed_point(layer: FloatLayer, w_q: np.ndarray, scales: np.ndarray, theta_scale: float,
+                 x_max: int, beta_q: int, num: dict, time_bins: int) -> dict:
+    """Choose ``frac_bits`` and the integer bias and threshold for it."""
+    limit = (1 << (num["membrane_bits"] - 1)) - 1
+    beta = beta_q / (1 << num["leak_shift"])
+    drive_per_unit = np.abs(w_q.reshape(w_q.shape[0], -1).astype(np.int64)).sum(axis=1) * x_max
+    chosen = None
+    for m in range(int(num["max_frac_bits"]), -1, -1):
+        unit = scales / float(1 << m)
+        bias_q = numerics.round_half_away(layer.bias / unit)
+        theta_q = numerics.round_half_away(layer.threshold * theta_scale / unit)
+        bound = membrane_bound(float((drive_per_unit * (1 << m) + np.abs(bias_q)).max()), beta,
+                               time_bins)
+        fits = bound <= limit and int(theta_q.max()) <= limit
+        if layer.neuron == "li":
+            fits = fits and bound * time_bins < (1 << (LOGIT_BITS - 1))
+        chosen = {"frac_bits": m, "bias_q": bias_q, "theta_q": theta_q, "bound": bound}
+        if fits:
+            return chosen | {"saturation_free": True}
+    if int(chosen["theta_q"].max()) > limit:
+        raise CompileError(f"layer {layer.name!r}: threshold {float(layer.threshold.max()):.4g} is "
+                           f"{int(chosen['theta_q'].max())} in integer units, beyond the "
+                           f"{num['membrane_bits']}-bit membrane; weights are too small for it")
+    return chosen | {"saturation_free": False}
+
+
+def quantize_net(net: FloatNet, num: dict, threshold_scales: Sequence[float] | None = None,
+                 weight_bits: int | None = None) -> QNet:
+    """Quantize every layer of ``net`` with the profile numerics ``num``."""
+    bits = int(weight_bits or num["weight_bits"])
+    scales_per_layer = list(threshold_scales or [1.0] * len(net.layers))
+    clip = int(net.metadata.get("input_clip", 1))
+    bounds = max_inputs(clip, [layer.geometry.pool for layer in net.layers])
+    layers = [_quantize_layer(layer, bits, num, scales_per_layer[index], bounds[index],
+                              net.time_bins, is_readout=index == len(net.layers) - 1)
+              for index, layer in enumerate(net.layers)]
+    return QNet(net.input_shape, layers, net.time_bins, net.classes, clip,
+                metadata={"steepness": net.steepness, **_plain(net.metadata)})
+
+
+def _quantize_layer(layer: FloatLayer, bits: int, num: dict, theta_scale: float, x_max: int,
+                    time_bins: int, is_readout: bool) -> QLayer:
+    per_channel = num.get("weight_granularity", "per-channel") == "per-channel"
+    if is_readout:
+        per_channel = num.get("readout_granularity", "per-tensor") == "per-channel"
+    w_q, scales = quantize_weights(layer, bits, per_channel)
+    beta_q = numerics.quantize_beta(layer.beta, int(num["leak_shift"]))
+    fixed = _fixed_point(layer, w_q, scales, theta_scale, x_max, beta_q, num, time_bins)
+    theta_q = fixed["theta_q"] if layer.neuron == "lif" else np.zeros_like(fixed["theta_q"])
+    return QLayer(layer.name, layer.geometry, layer.neuron, w_q, scales,
+                  fixed["bias_q"].astype(np.int64), theta_q.astype(np.int64), beta_q,
+                  int(num["leak_shift"]), fixed["frac_bits"], int(num["membrane_bits"]), bits)
+
+
+def _plain(metadata: dict) -> dict:
+    """Metadata reduced to JSON-friendly values."""
+    return {k: v for k, v in metadata.items() if isinstance(v, (str, int, float, bool, list, dict))
+            or v is None}
