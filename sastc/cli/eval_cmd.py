@@ -1,0 +1,46 @@
+"""``sastc eval``: surrogate vs hard accuracy, transfer gap, spike rates and SynOps."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from sastc.cli.options import collect_data_options, data_options
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The evaluation as a short human-readable table."""
+    synops = report["synops"]
+    lines = [f"test samples          {report['samples']}",
+             f"surrogate accuracy    {report['surrogate_accuracy']:.2f}%",
+             f"hard-spike accuracy   {report['hard_accuracy']:.2f}%",
+             f"transfer gap          {report['transfer_gap']:+.2f} points",
+             f"SynOps / sample       Effective_ACs {synops['Effective_ACs']:,.0f}   "
+             f"Dense {synops['Dense']:,.0f}", "per layer:"]
+    for name, ops in synops["per_layer"].items():
+        rate = report["spike_rates"].get(name)
+        rate_text = f"spike rate {rate:.4f}" if rate is not None else "readout"
+        lines.append(f"  {name:<10} {rate_text:<18} Effective_ACs {ops['Effective_ACs']:>12,.0f}"
+                     f"   Dense {ops['Dense']:>12,.0f}")
+    return "\n".join(lines)
+
+
+@click.command("eval")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@data_options
+@click.option("--split", type=click.Choice(["test", "train", "calib"]), default="test",
+              show_default=True)
+@click.option("--corrupt", default=None, metavar="KIND:SEVERITY",
+              help="Evaluate on corrupted events, e.g. dropout:3, noise:2, jitter:1, hot_pixels:4.")
+@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_command(checkpoint: str, split: str, corrupt: str | None, batch_size: int,
+                 as_json: bool, **kwargs: Any) -> None:
+    """Evaluate CHECKPOINT with surrogate and hard spikes on a dataset split."""
+    from sastc.train.eval_run import evaluate_checkpoint
+
+    data = collect_data_options(kwargs)
+    report = evaluate_checkpoint(checkpoint, data, split, corrupt, batch_size)
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))

@@ -1,0 +1,112 @@
+"""``sastc train`` and ``sastc sweep``."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from sastc.cli.options import collect_data_options, data_options
+from sastc.train.config import MODES, OPTIMIZERS, SAM_BATCHES, SCHEDULES, TrainConfig
+
+
+def training_options(function):
+    """Model and optimisation options shared by train and sweep."""
+    decorators = [
+        click.option("--arch", default=None,
+                     help='Layers, e.g. "conv(16, 5, stride=2) conv(32, 3, stride=2) readout".'),
+        click.option("--steepness", "-k", type=float, default=None,
+                     help="Surrogate sigmoid steepness k (default 5)."),
+        click.option("--sam-batch", type=click.Choice(SAM_BATCHES), default="independent",
+                     show_default=True, help="Second SAM gradient on an independent or the same batch."),
+        click.option("--compute-matched", is_flag=True,
+                     help="Give rho-0 baselines as many gradient evaluations as SAST (2x epochs)."),
+        click.option("--epochs", type=int, default=None, help="Epochs (dataset preset if omitted)."),
+        click.option("--batch-size", type=int, default=None),
+        click.option("--lr", type=float, default=None, help="Learning rate."),
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True),
+        click.option("--momentum", type=float, default=0.9, show_default=True, help="SGD momentum."),
+        click.option("--weight-decay", type=float, default=0.0, show_default=True),
+        click.option("--schedule", type=click.Choice(SCHEDULES), default="cosine", show_default=True),
+        click.option("--init-gain", type=float, default=None, help="Initial weight gain."),
+        click.option("--augment-shift", type=int, default=None,
+                     help="Random translation of training samples, in pixels."),
+        click.option("--train-limit", type=int, default=None,
+                     help="Use only this many training samples (class-stratified)."),
+        click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
+        click.option("--threads", type=int, default=None, help="torch CPU threads."),
+        click.option("--progress/--no-progress", default=True, show_default=True),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def make_config(kwargs: dict[str, Any], data: dict[str, Any]) -> TrainConfig:
+    """A validated TrainConfig from CLI values, the dataset preset filling the gaps."""
+    from sastc.train.presets import apply_preset
+
+    dataset = data["dataset"] or "synthetic"
+    user = {**kwargs, **data, "dataset": dataset}
+    options = apply_preset(dataset, user)
+    if user.get("mode", "sast") != "sast":
+        options["rho"] = user.get("rho")
+    return TrainConfig.from_dict({k: v for k, v in options.items() if v is not None})
+
+
+def default_out(config: TrainConfig) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    tag = f"{config.mode}-rho{config.effective_rho:g}" if config.mode == "sast" else config.mode
+    return f"runs/{config.dataset}-{tag}-s{config.seed}-{stamp}"
+
+
+@click.command("train")
+@data_options
+@training_options
+@click.option("--mode", type=click.Choice(MODES), default="sast", show_default=True,
+              help="sast: surrogate forward + SAM; surrogate: rho 0; conventional: hard forward, "
+                   "surrogate backward.")
+@click.option("--rho", type=float, default=None, help="SAM radius (sast only; preset 0.05).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default runs/<dataset>-<mode>-<time>).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
+def train_command(resume: bool, as_json: bool, **kwargs: Any) -> None:
+    """Train a LIF network (SAST by default) and write checkpoint, metrics and curves."""
+    from sastc.train.run import train
+
+    data = collect_data_options(kwargs)
+    config = make_config(kwargs, data)
+    if config.out_dir == TrainConfig.out_dir:
+        config.out_dir = default_out(config)
+    if resume and kwargs.get("out_dir") is None:
+        raise click.UsageError("--resume needs --out pointing at the run to continue")
+    click.echo(f"training {config.mode} (rho {config.effective_rho:g}) on {config.dataset} "
+               f"-> {config.out_dir}", err=True)
+    metrics = train(config, resume=resume, log=lambda line: click.echo(line, err=True))
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+
+
+@click.command("sweep")
+@data_options
+@training_options
+@click.option("--rho", "rhos", default="0,0.02,0.05,0.1,0.2", show_default=True,
+              help="Comma-separated rho values (0 = surrogate baseline).")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+@click.option("--conventional/--no-conventional", default=True, show_default=True,
+              help="Also train the conventional (hard forward) baseline per seed.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/sweep",
+              show_default=True)
+def sweep_command(rhos: str, seeds: str, conventional: bool, out_dir: str, **kwargs: Any) -> None:
+    """Train several rho values x seeds and plot surrogate and hard accuracy against rho."""
+    from sastc.train.sweep import run_sweep
+
+    data = collect_data_options(kwargs)
+    rho_values = [float(r) for r in rhos.split(",") if r.strip()]
+    seed_values = [int(s) for s in seeds.split(",") if s.strip()]
+    run_sweep(kwargs, data, rho_values, seed_values, conventional, out_dir,
+              log=lambda line: click.echo(line, err=True))

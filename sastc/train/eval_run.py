@@ -1,0 +1,48 @@
+"""Evaluate a checkpoint on the data it was trained on (or on other data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sastc.data import load_frames
+from sastc.data.base import FrameSet
+from sastc.train.checkpoint import checkpoint_spec, load_checkpoint
+from sastc.train.evaluate import evaluate
+from sastc.train.model import SpikingNet
+
+
+def load_model(path: str) -> tuple[SpikingNet, dict[str, Any]]:
+    """The trained model of a checkpoint and the checkpoint itself."""
+    saved = load_checkpoint(path)
+    model = SpikingNet(checkpoint_spec(saved), "hard")
+    model.load_state_dict(saved["state_dict"])
+    model.eval()
+    return model, saved
+
+
+def checkpoint_frames(saved: dict[str, Any], overrides: dict[str, Any], split: str,
+                      corrupt: str | None = None, progress: bool = True) -> FrameSet:
+    """Frames of ``split`` from the checkpoint's dataset, CLI ``overrides`` taking precedence."""
+    recorded = saved["dataset"]
+    name = overrides.get("dataset") or recorded["name"]
+    same = name == recorded["name"]
+    options = {key: overrides.get(key) if overrides.get(key) is not None
+               else (recorded.get(key) if same else None)
+               for key in ("data_dir", "time_bins", "downsample")}
+    synthetic = overrides.get("synthetic") or (recorded.get("synthetic") if same else None)
+    return load_frames(name, split, corruption=corrupt, cache_dir=overrides.get("cache_dir"),
+                       download=bool(overrides.get("download")), synthetic=synthetic or None,
+                       progress=progress, **options)
+
+
+def evaluate_checkpoint(path: str, overrides: dict[str, Any], split: str = "test",
+                        corrupt: str | None = None, batch_size: int = 128) -> dict[str, Any]:
+    model, saved = load_model(path)
+    frames = checkpoint_frames(saved, overrides, split, corrupt)
+    with torch.no_grad():
+        report = evaluate(model, frames, batch_size=batch_size)
+    report.update(checkpoint=str(path), dataset=frames.dataset, split=split,
+                  corruption=corrupt)
+    return report

@@ -1,0 +1,96 @@
+"""Evaluation of a torch model: surrogate and hard accuracy, transfer gap, spike rates, SynOps.
+
+``transfer_gap = surrogate_accuracy - hard_accuracy`` in percentage points
+(hard = the same weights with the spike function swapped to the Heaviside
+step, "swap-only"). SynOps are counted on the hard model (see
+``sastc.sim.synops``). Accuracies are percentages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from sastc.data.base import FrameSet
+from sastc.ir.build import graph_from_spec
+from sastc.ir.lower import fuse
+from sastc.sim.synops import SynOpsCounter
+from sastc.train.model import SpikingNet, Trace
+
+
+def to_time_major(frames: np.ndarray | torch.Tensor, device: str | torch.device = "cpu"
+                  ) -> torch.Tensor:
+    """uint8 ``[B, T, C, H, W]`` to float ``[T, B, C, H, W]`` on ``device``."""
+    tensor = torch.as_tensor(frames)
+    return tensor.to(device).permute(1, 0, *range(2, tensor.ndim)).float()
+
+
+def model_params(model: SpikingNet) -> dict[str, np.ndarray]:
+    return {key: value.detach().cpu().numpy() for key, value in model.state_dict().items()}
+
+
+def synops_counter(model: SpikingNet, time_bins: int) -> SynOpsCounter:
+    """A counter with the model's true fan-out maps (non-zero weights, border-aware)."""
+    net = fuse(graph_from_spec(model.spec, model_params(model), {"time_bins": time_bins}))
+    return SynOpsCounter([layer.name for layer in net.layers],
+                         [layer.geometry for layer in net.layers],
+                         [layer.weight for layer in net.layers], time_bins)
+
+
+@torch.no_grad()
+def accuracy(model: SpikingNet, data: FrameSet, mode: str, batch_size: int = 128,
+             device: str = "cpu", indices: np.ndarray | None = None,
+             counter: SynOpsCounter | None = None) -> tuple[int, int, list[float]]:
+    """(correct, total, per-layer spike sums) of ``model`` in spike ``mode``."""
+    previous = model.spike_mode
+    model.spike_mode = mode
+    order = np.arange(len(data)) if indices is None else indices
+    correct, spike_sums = 0, []
+    try:
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            trace = Trace() if counter is not None else None
+            logits = model(to_time_major(data.frames[batch], device), trace)
+            labels = torch.as_tensor(data.labels[batch], device=logits.device)
+            correct += int((logits.argmax(1) == labels).sum())
+            if trace is not None:
+                _count(trace, counter, spike_sums, len(batch))
+    finally:
+        model.spike_mode = previous
+    return correct, len(order), spike_sums
+
+
+def _count(trace: Trace, counter: SynOpsCounter, spike_sums: list[float], batch: int) -> None:
+    for layer, inputs in enumerate(trace.synapse_inputs):
+        counter.add(layer, inputs.cpu().numpy())
+    counter.count_samples(batch)
+    sums = [float(spikes.sum()) for spikes in trace.spikes]
+    if not spike_sums:
+        spike_sums.extend([0.0] * len(sums))
+    for i, value in enumerate(sums):
+        spike_sums[i] += value
+
+
+def spike_rates(model: SpikingNet, spike_sums: list[float], samples: int,
+                time_bins: int) -> dict[str, float]:
+    """Mean spikes per neuron per time step of each spiking layer."""
+    net = fuse(graph_from_spec(model.spec, model_params(model), {"time_bins": time_bins}))
+    spiking = [layer for layer in net.layers if layer.neuron == "lif"]
+    return {layer.name: total / (samples * time_bins * int(np.prod(layer.geometry.out_shape)))
+            for layer, total in zip(spiking, spike_sums, strict=True)}
+
+
+def evaluate(model: SpikingNet, data: FrameSet, batch_size: int = 128,
+             device: str = "cpu") -> dict[str, Any]:
+    """Full report: accuracies, gap, spike rates and SynOps of the hard model."""
+    model.eval()
+    surrogate, total, _ = accuracy(model, data, "surrogate", batch_size, device)
+    counter = synops_counter(model, data.time_bins)
+    hard, _, sums = accuracy(model, data, "hard", batch_size, device, counter=counter)
+    surrogate_acc, hard_acc = 100.0 * surrogate / total, 100.0 * hard / total
+    return {"samples": total, "surrogate_accuracy": surrogate_acc, "hard_accuracy": hard_acc,
+            "transfer_gap": surrogate_acc - hard_acc,
+            "spike_rates": spike_rates(model, sums, total, data.time_bins),
+            "synops": counter.result().to_dict()}

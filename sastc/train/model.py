@@ -1,0 +1,107 @@
+"""The torch model built from an :class:`ArchSpec`: time-folded synapses + LIF scans.
+
+Input is ``[T, B, C, H, W]``. Each convolution or dense layer runs once over
+all ``T * B`` frames (one large call instead of ``T`` small ones), then the LIF
+scan of ``sastc.train.lif`` runs over time. Parameter names
+(``layers.<i>.weight``/``.bias``) are what ``sastc.ir.build`` reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sastc.spec import ArchSpec, Conv, Dense, Pool, Readout
+from sastc.train.lif import SPIKE_MODES, leaky_readout, lif_scan
+
+
+@dataclass
+class Trace:
+    """What a forward pass can record for evaluation: per spiking layer, spikes ``[T, B, ...]``,
+    and per synaptic layer, its (pooled) input summed over time ``[B, ...]``."""
+
+    spikes: list[torch.Tensor] = field(default_factory=list)
+    synapse_inputs: list[torch.Tensor] = field(default_factory=list)
+
+
+def _fold(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+
+
+def _unfold(x: torch.Tensor, steps: int) -> torch.Tensor:
+    return x.reshape(steps, x.shape[0] // steps, *x.shape[1:])
+
+
+class SpikingNet(nn.Module):
+    """Feed-forward LIF network; ``spike_mode`` selects surrogate, hard or conventional spikes."""
+
+    def __init__(self, spec: ArchSpec, spike_mode: str = "surrogate") -> None:
+        super().__init__()
+        self.spec = spec
+        self.spike_mode = spike_mode
+        shapes = spec.shapes()
+        self.layers = nn.ModuleList(_make_layer(layer, shapes[i]) for i, layer in
+                                    enumerate(spec.layers))
+
+    @property
+    def spike_mode(self) -> str:
+        return self._spike_mode
+
+    @spike_mode.setter
+    def spike_mode(self, mode: str) -> None:
+        if mode not in SPIKE_MODES:
+            raise ValueError(f"spike mode must be one of {SPIKE_MODES}, got {mode!r}")
+        self._spike_mode = mode
+
+    def forward(self, frames: torch.Tensor, trace: Trace | None = None) -> torch.Tensor:
+        """Logits ``[B, classes]`` (mean readout membrane over time) for ``frames [T, B, ...]``."""
+        steps = frames.shape[0]
+        x = frames
+        for spec_layer, module in zip(self.spec.layers, self.layers, strict=True):
+            if isinstance(spec_layer, Pool):
+                k = spec_layer.kernel
+                x = _unfold(F.avg_pool2d(_fold(x), k) * (k * k), steps)
+                continue
+            if trace is not None:
+                trace.synapse_inputs.append(x.detach().sum(dim=0))
+            current = _unfold(module(_fold(x) if isinstance(spec_layer, Conv)
+                                     else _fold(x).flatten(1)), steps)
+            if isinstance(spec_layer, Readout):
+                return leaky_readout(current, spec_layer.beta)
+            x = lif_scan(current, spec_layer.beta, spec_layer.threshold, self.spec.steepness,
+                         self.spike_mode)
+            if trace is not None:
+                trace.spikes.append(x.detach())
+        raise AssertionError("an ArchSpec always ends with a readout")
+
+
+def _make_layer(layer: Conv | Pool | Dense | Readout, in_shape: tuple[int, ...]) -> nn.Module:
+    if isinstance(layer, Pool):
+        return nn.Identity()
+    if isinstance(layer, Conv):
+        return nn.Conv2d(in_shape[0], layer.channels, layer.kernel, layer.stride, layer.pad,
+                         bias=layer.bias)
+    fan_in = 1
+    for size in in_shape:
+        fan_in *= size
+    return nn.Linear(fan_in, layer.units, bias=layer.bias)
+
+
+def init_weights(model: SpikingNet, gain: float, seed: int) -> None:
+    """Uniform weights ``U(-a, a)``, ``a = gain * sqrt(3 / fan_in)``, biases zero.
+
+    The gain sets the initial drive relative to the thresholds: with sparse binary
+    inputs the default torch initialisation leaves most neurons silent.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.layers:
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            fan_in = module.weight[0].numel()
+            bound = gain * (3.0 / fan_in) ** 0.5
+            with torch.no_grad():
+                module.weight.uniform_(-bound, bound, generator=generator)
+                if module.bias is not None:
+                    module.bias.zero_()

@@ -1,0 +1,25 @@
+"""Per-dataset training defaults, applied to options the user did not set.
+
+The synthetic preset is what ``sastc train`` runs with no arguments: it must
+finish in a few minutes on two CPU cores (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "synthetic": {"epochs": 8, "batch_size": 32, "lr": 2e-3, "rho": 0.05, "augment_shift": 0},
+    "nmnist": {"epochs": 20, "batch_size": 32, "lr": 2e-3, "rho": 0.05, "augment_shift": 2},
+    "dvsgesture": {"epochs": 30, "batch_size": 16, "lr": 1e-3, "rho": 0.05, "augment_shift": 2},
+}
+
+
+def apply_preset(dataset: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with every ``None`` filled from the dataset's preset."""
+    preset = PRESETS.get(dataset, {})
+    filled = dict(options)
+    for key, value in preset.items():
+        if filled.get(key) is None:
+            filled[key] = value
+    return filled

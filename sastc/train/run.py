@@ -1,0 +1,201 @@
+"""``sastc train``: the whole run, from data to the final checkpoint.
+
+Every epoch ends with an evaluation on the test split and an atomic
+checkpoint, so a run killed mid-epoch loses at most that epoch and
+``--resume`` continues it with the same batch order. A non-finite loss stops
+the run, keeps the last good checkpoint and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from sastc.atomic import write_text_atomic
+from sastc.errors import ConfigError, TrainingDiverged
+from sastc.train import distributed
+from sastc.train.checkpoint import checkpoint_spec, load_checkpoint, save_checkpoint
+from sastc.train.config import TrainConfig
+from sastc.train.data_setup import TrainingData, build_spec, load_training_data
+from sastc.train.epoch import run_epoch
+from sastc.train.evaluate import evaluate
+from sastc.train.model import SpikingNet, init_weights
+from sastc.train.sam import SAM
+
+CHECKPOINT_NAME = "checkpoint.pt"
+METRICS_NAME = "metrics.jsonl"
+Log = Callable[[str], None]
+
+
+@dataclass
+class Run:
+    """Everything that changes while training."""
+
+    model: SpikingNet
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    generator: torch.Generator
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def make_optimizer(model: SpikingNet, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                               nesterov=config.momentum > 0, weight_decay=config.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def lr_factor(schedule: str, total_steps: int) -> Callable[[int], float]:
+    """Learning-rate multiplier per step: cosine to zero, x0.1 at 50% and 75%, or constant."""
+    def cosine(step: int) -> float:
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+
+    def step_decay(step: int) -> float:
+        return 0.1 ** sum(step >= total_steps * f for f in (0.5, 0.75))
+
+    return {"cosine": cosine, "step": step_decay, "constant": lambda _: 1.0}[schedule]
+
+
+def new_run(config: TrainConfig, data: TrainingData, steps_per_epoch: int) -> Run:
+    torch.manual_seed(config.seed)
+    model = SpikingNet(build_spec(config, data), config.spike_mode)
+    init_weights(model, config.init_gain, config.seed)
+    optimizer = make_optimizer(model, config)
+    total_steps = steps_per_epoch * config.total_epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config.schedule,
+                                                                       total_steps))
+    return Run(model, optimizer, scheduler, torch.Generator().manual_seed(config.seed))
+
+
+def restore(run: Run, saved: dict[str, Any]) -> None:
+    """Load model, optimizer, schedule and RNG state from a checkpoint."""
+    run.model.load_state_dict(saved["state_dict"])
+    run.optimizer.load_state_dict(saved["optimizer"])
+    run.scheduler.load_state_dict(saved["scheduler"])
+    run.generator.set_state(saved["rng"]["generator"])
+    torch.set_rng_state(saved["rng"]["torch"])
+    run.epoch = int(saved["epoch"])
+    run.history = list(saved.get("history", []))
+
+
+_RESUME_KEYS = ("dataset", "arch", "mode", "rho", "seed", "time_bins", "batch_size", "sam_batch")
+
+
+def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    before = saved["config"]
+    changed = [k for k in _RESUME_KEYS if before.get(k) != getattr(config, k)]
+    if changed:
+        details = ", ".join(f"{k}: {before.get(k)!r} -> {getattr(config, k)!r}" for k in changed)
+        raise ConfigError(f"--resume: {path} was trained with different options ({details}); "
+                          "resume with the same options or start a new --out directory")
+
+
+def checkpoint_content(run: Run, config: TrainConfig, data: TrainingData,
+                       complete: bool) -> dict[str, Any]:
+    return {"spec": run.model.spec.to_dict(), "dataset": data.describe(),
+            "config": config.to_dict(), "state_dict": run.model.state_dict(),
+            "epoch": run.epoch, "complete": complete,
+            "metrics": run.history[-1] if run.history else {}, "history": run.history,
+            "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+            "rng": {"generator": run.generator.get_state(), "torch": torch.get_rng_state()}}
+
+
+def write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    lines = "".join(json.dumps(entry) + "\n" for entry in history)
+    write_text_atomic(out_dir / METRICS_NAME, lines)
+
+
+def epoch_line(entry: dict[str, Any], total: int) -> str:
+    return (f"epoch {entry['epoch']}/{total}  loss {entry['loss']:.4f}  "
+            f"train {entry['train_accuracy']:.1f}%  test surrogate "
+            f"{entry['surrogate_accuracy']:.1f}%  hard {entry['hard_accuracy']:.1f}%  "
+            f"gap {entry['transfer_gap']:+.1f}  ({entry['seconds']:.1f} s)")
+
+
+def train(config: TrainConfig, resume: bool = False, log: Log = print) -> dict[str, Any]:
+    """Train per ``config``; returns the final test metrics."""
+    dist = distributed.setup(config.device)
+    try:
+        return _train(config, resume, log, dist)
+    finally:
+        distributed.teardown(dist)
+
+
+def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist) -> tuple[Path, TrainingData,
+                                                                                 Run]:
+    out_dir = Path(config.out_dir)
+    path = out_dir / CHECKPOINT_NAME
+    if config.batch_size % dist.world:
+        raise ConfigError(f"--batch-size {config.batch_size} must be divisible by the number of "
+                          f"processes ({dist.world})")
+    if path.exists() and not resume:
+        raise ConfigError(f"{out_dir} already holds a training run ({path}); pass --resume to "
+                          "continue it, or choose another --out directory")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    data = load_training_data(config, progress=config.progress and dist.is_main)
+    steps = max(len(data.train) // config.batch_size, 1)
+    run = new_run(config, data, steps)
+    if resume and path.exists():
+        saved = load_checkpoint(path)
+        check_resumable(saved, config, path)
+        if checkpoint_spec(saved) != run.model.spec:
+            raise ConfigError(f"--resume: the architecture in {path} differs from this run's")
+        restore(run, saved)
+    run.model.to(dist.device)
+    return out_dir, data, run
+
+
+def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist) -> dict[str, Any]:
+    out_dir, data, run = _prepare(config, resume, dist)
+    if run.epoch and dist.is_main:
+        log(f"resuming {out_dir} after epoch {run.epoch}/{config.total_epochs}")
+    trained = (DistributedDataParallel(run.model) if dist.enabled else run.model)
+    sam = SAM(list(run.model.parameters()), config.effective_rho) if config.effective_rho else None
+    path = out_dir / CHECKPOINT_NAME
+    while run.epoch < config.total_epochs:
+        label = f"epoch {run.epoch + 1}/{config.total_epochs}"
+        try:
+            result = run_epoch(trained, run.optimizer, run.scheduler, sam, data.train, config,
+                               dist, run.generator, label)
+        except TrainingDiverged as exc:
+            kept = (f"the last good checkpoint (epoch {run.epoch}) is kept at {path}"
+                    if path.exists() else "no checkpoint had been written yet")
+            raise TrainingDiverged(f"{exc} during epoch {run.epoch + 1}; training stopped and "
+                                   f"{kept}. Try a lower --lr or --rho.") from exc
+        run.epoch += 1
+        metrics = evaluate(run.model, data.test, device=dist.device)
+        entry = {"epoch": run.epoch, "loss": result.loss, "train_accuracy": result.train_accuracy,
+                 "seconds": result.seconds, "steps": result.steps,
+                 "grad_evals": result.grad_evals, "lr": run.scheduler.get_last_lr()[0], **metrics}
+        run.history.append(entry)
+        if dist.is_main:
+            log(epoch_line(entry, config.total_epochs))
+            save_checkpoint(path, checkpoint_content(run, config, data,
+                                                     run.epoch >= config.total_epochs))
+            write_metrics(out_dir, run.history)
+        dist.barrier()
+    if dist.is_main:
+        _finish(out_dir, run, config, data, log)
+    return run.history[-1]
+
+
+def _finish(out_dir: Path, run: Run, config: TrainConfig, data: TrainingData, log: Log) -> None:
+    path = out_dir / CHECKPOINT_NAME
+    save_checkpoint(path, checkpoint_content(run, config, data, True))
+    write_metrics(out_dir, run.history)
+    from sastc.plots import plot_training_curves
+
+    plot_training_curves(run.history, out_dir / "curves.png")
+    last = run.history[-1]
+    log(f"done: surrogate {last['surrogate_accuracy']:.1f}%, hard {last['hard_accuracy']:.1f}% "
+        f"(gap {last['transfer_gap']:+.1f} points) on {last['samples']} test samples; "
+        f"checkpoint {path}")
