@@ -82,10 +82,10 @@ def stratified_order(labels: np.ndarray, shuffle_seed: int | None = None) -> np.
 class Recordings:
     """The labelled recordings of one split, read lazily.
 
-    ``labels[i]`` indexes ``classes``; ``read_events(indices)`` yields the events of each index in turn (sorted by
-    ``t``, inside ``sensor_size``). ``fingerprint`` identifies the content for the
-    frame cache (file names and sizes, or generator parameters); ``source`` is
-    the directory they come from, or ``"generated"``.
+    ``labels[i]`` indexes ``classes``; ``read_events(indices)`` yields the events of
+    each index in turn (sorted by ``t``, inside ``sensor_size``). ``fingerprint``
+    identifies the content for the frame cache (file names and sizes, or generator
+    parameters); ``source`` is the directory they come from, or ``"generated"``.
     """
 
     name: str

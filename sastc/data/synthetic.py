@@ -1,17 +1,23 @@
 """The built-in synthetic dataset: procedurally generated DVS-like recordings.
 
-A bright pattern appears on a dark background, moves or changes, and fades out.
-It is rendered as log intensity ``L(x, y, tau) = c * e(tau) * coverage(x, y, tau)``
-(``c``: log contrast, ``e``: fade-in/out envelope) at ``SUBSTEPS`` sub-steps, and a
-tiny DVS emulator emits events where the log intensity has moved a threshold away
-from the level of the pixel's last event: ``n = trunc((L - ref) / theta)`` events
-(ON if positive, OFF if negative), then ``ref += n * theta``. Timestamps are spread
-uniformly within the sub-step, and background noise events are added.
+A bright pattern moves across a dark background: bars sweeping through the whole
+field, rings growing from (or shrinking to) a point, bars turning half a turn,
+squares crossing along a diagonal. It is rendered as log intensity
+``L(x, y, tau) = c * coverage(x, y, tau)`` (``c``: log contrast) at ``SUBSTEPS``
+sub-steps, and a tiny DVS emulator emits events where the log intensity has moved a
+threshold away from the level of the pixel's last event:
+``n = trunc((L - ref) / theta)`` events (ON if positive, OFF if negative), then
+``ref += n * theta``. Timestamps are spread uniformly within the sub-step, and
+Poisson background-noise events are added.
 
-Classes come in pairs that differ only in temporal order (left/right, up/down,
-expanding/contracting, clockwise/counter-clockwise, opposite diagonals): because
-every pattern fades in and out, each touched pixel sees ON and OFF events, and the
-time-summed frames of a pair have the same distribution.
+The 12 classes form 6 pairs that differ only in temporal order (right/left,
+down/up, expanding/contracting, clockwise/counter-clockwise, opposite diagonals).
+Every touched pixel is crossed by a leading and a trailing edge of the same
+pattern (one ON and one OFF burst), so the time-summed frames of a pair have the
+same distribution: a classifier must use the order of the frames.
+
+Per sample (deterministic in ``seed``, split and index): position, size, speed and
+start of the motion, contrast, threshold (with 5 % per-pixel mismatch) and noise rate.
 
 >>> recs = open_synthetic("train", seed=0, params=synthetic_params({"n_train": 4}))
 >>> events = next(recs.read_events([0]))
@@ -26,7 +32,7 @@ from functools import partial
 
 import numpy as np
 
-from sastc.data.events import Recordings, make_events
+from sastc.data.events import DatasetInfo, Recordings, SourceOptions, make_events
 from sastc.errors import ConfigError
 
 GENERATOR_VERSION = 1
@@ -51,31 +57,33 @@ def _inside(distance: np.ndarray, resolution: int) -> np.ndarray:
 
 def _sweep_bar(grid: Grid, progress: np.ndarray, u: np.ndarray, res: int, axis: int,
                sign: int) -> np.ndarray:
-    """A bar perpendicular to ``axis`` travelling along it (``sign`` = direction)."""
+    """A bar perpendicular to ``axis`` crossing the whole field along it (``sign`` = direction)."""
     along, across = grid if axis == 0 else grid[::-1]
-    travel = _col(u, 0, 0.3, 0.6)
-    position = 0.1 + (0.8 - travel) * _col(u, 1, 0, 1) + travel * progress
+    width, length, centre = _col(u, 0, 0.08, 0.18), _col(u, 1, 0.35, 0.9), _col(u, 2, 0.25, 0.75)
+    outside = width / 2 + 1.0 / res
+    position = -outside + (1 + 2 * outside) * progress
     position = position if sign > 0 else 1.0 - position
-    width, length, centre = _col(u, 2, 0.08, 0.16), _col(u, 3, 0.35, 0.9), _col(u, 4, 0.25, 0.75)
     return (_inside(width / 2 - np.abs(along - position), res)
             * _inside(length / 2 - np.abs(across - centre), res))
 
 
-def _disk(grid: Grid, progress: np.ndarray, u: np.ndarray, res: int, sign: int) -> np.ndarray:
-    """A disk growing (``sign`` > 0) or shrinking between radii ``r0 < r1``."""
-    cx, cy = _col(u, 0, 0.3, 0.7), _col(u, 1, 0.3, 0.7)
-    r0, r1 = _col(u, 2, 0.04, 0.12), _col(u, 3, 0.25, 0.42)
+def _ring(grid: Grid, progress: np.ndarray, u: np.ndarray, res: int, sign: int) -> np.ndarray:
+    """A ring growing from its centre until it has left the field (or the reverse)."""
+    cx, cy, width = _col(u, 0, 0.3, 0.7), _col(u, 1, 0.3, 0.7), _col(u, 2, 0.08, 0.16)
+    far = np.hypot(np.maximum(cx, 1 - cx), np.maximum(cy, 1 - cy))
+    start, stop = -width / 2 - 1.0 / res, far + width / 2 + 1.0 / res
     fraction = progress if sign > 0 else 1.0 - progress
-    radius = r0 + (r1 - r0) * fraction
-    return _inside(radius - np.hypot(grid[0] - cx, grid[1] - cy), res)
+    radius = start + (stop - start) * fraction
+    return _inside(width / 2 - np.abs(np.hypot(grid[0] - cx, grid[1] - cy) - radius), res)
 
 
 def _rotating_bar(grid: Grid, progress: np.ndarray, u: np.ndarray, res: int,
                   sign: int) -> np.ndarray:
-    """A bar through a centre turning by 90..180 degrees; ``sign`` > 0 is clockwise on screen."""
+    """A bar through a centre turning by half a turn (so it ends where it started);
+    ``sign`` > 0 is clockwise on screen (y points down)."""
     cx, cy = _col(u, 0, 0.35, 0.65), _col(u, 1, 0.35, 0.65)
-    half, width = _col(u, 2, 0.22, 0.4), _col(u, 3, 0.07, 0.14)
-    angle = _col(u, 4, 0, 2 * np.pi) + sign * _col(u, 5, 0.5 * np.pi, np.pi) * progress
+    half, width = _col(u, 2, 0.25, 0.45), _col(u, 3, 0.07, 0.14)
+    angle = _col(u, 4, 0, 2 * np.pi) + sign * np.pi * progress
     dx, dy = grid[0] - cx, grid[1] - cy
     across = np.abs(dy * np.cos(angle) - dx * np.sin(angle))
     along = np.abs(dx * np.cos(angle) + dy * np.sin(angle))
@@ -84,11 +92,12 @@ def _rotating_bar(grid: Grid, progress: np.ndarray, u: np.ndarray, res: int,
 
 def _square(grid: Grid, progress: np.ndarray, u: np.ndarray, res: int, dx: int,
             dy: int) -> np.ndarray:
-    """A square moving along a diagonal, direction ``(dx, dy)`` (y points down)."""
-    travel, side = _col(u, 0, 0.25, 0.45), _col(u, 1, 0.14, 0.26)
-    x = 0.15 + (0.7 - travel) * _col(u, 2, 0, 1) + travel * progress
-    y = 0.15 + (0.7 - travel) * _col(u, 3, 0, 1) + travel * progress
-    x, y = (x if dx > 0 else 1.0 - x), (y if dy > 0 else 1.0 - y)
+    """A square crossing the field along a diagonal, direction ``(dx, dy)`` (y points down)."""
+    side, offset = _col(u, 0, 0.14, 0.26), _col(u, 1, -0.35, 0.35)
+    reach = (0.5 + side / 2) * np.sqrt(2) + 1.0 / res
+    travel = -reach + 2 * reach * progress
+    x = 0.5 + (travel * dx - offset * dy) / np.sqrt(2)
+    y = 0.5 + (travel * dy + offset * dx) / np.sqrt(2)
     return (_inside(side / 2 - np.abs(grid[0] - x), res)
             * _inside(side / 2 - np.abs(grid[1] - y), res))
 
@@ -98,8 +107,8 @@ SHAPE_CLASSES: tuple[tuple[str, Renderer], ...] = (
     ("bar_left", partial(_sweep_bar, axis=0, sign=-1)),
     ("bar_down", partial(_sweep_bar, axis=1, sign=1)),
     ("bar_up", partial(_sweep_bar, axis=1, sign=-1)),
-    ("disk_expanding", partial(_disk, sign=1)),
-    ("disk_contracting", partial(_disk, sign=-1)),
+    ("ring_expanding", partial(_ring, sign=1)),
+    ("ring_contracting", partial(_ring, sign=-1)),
     ("bar_rotating_cw", partial(_rotating_bar, sign=1)),
     ("bar_rotating_ccw", partial(_rotating_bar, sign=-1)),
     ("square_down_right", partial(_square, dx=1, dy=1)),
@@ -198,16 +207,14 @@ def _render(uniforms: np.ndarray, labels: np.ndarray, resolution: int) -> np.nda
     centres = (np.arange(resolution, dtype=np.float32) + 0.5) / resolution
     grid = (centres.reshape(1, 1, 1, -1), centres.reshape(1, 1, -1, 1))
     tau = np.linspace(0.0, 1.0, SUBSTEPS + 1, dtype=np.float32).reshape(1, -1, 1, 1)
-    start, stop = _col(uniforms, 6, 0.0, 0.15), _col(uniforms, 7, 0.85, 1.0)
-    fade = _col(uniforms, 8, 0.08, 0.15)
-    envelope = np.clip((tau - start) / fade, 0, 1) * np.clip((stop - tau) / fade, 0, 1)
-    progress = np.clip((tau - start - fade) / (stop - start - 2 * fade), 0, 1)
+    start, stop = _col(uniforms, 6, 0.0, 0.25), _col(uniforms, 7, 0.75, 1.0)
+    progress = np.clip((tau - start) / (stop - start), 0, 1)
     contrast = _col(uniforms, 9, 0.5, 1.5)
     out = np.empty((len(labels), SUBSTEPS + 1, resolution, resolution), dtype=np.float32)
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
         coverage = SHAPE_CLASSES[label][1](grid, progress[members], uniforms[members], resolution)
-        out[members] = contrast[members] * envelope[members] * coverage
+        out[members] = contrast[members] * coverage
     return out
 
 
@@ -275,3 +282,21 @@ def _noise_columns(rng: np.random.Generator, expected: float, resolution: int,
     count = rng.poisson(expected)
     x, y = rng.integers(0, resolution, count), rng.integers(0, resolution, count)
     return x, y, rng.integers(0, duration_us, count), rng.random(count) < 0.5
+
+
+def _open_split(split: str, options: SourceOptions) -> Recordings:
+    return open_synthetic(split, options.seed, synthetic_params(options.synthetic))
+
+
+INFO = DatasetInfo(
+    name="synthetic",
+    sensor_size=(2, 32, 32),
+    classes=CLASS_NAMES,
+    default_time_bins=16,
+    default_arch="conv(16, 5, stride=2) conv(32, 3, stride=2) readout",
+    needs_data_dir=False,
+    description="built-in DVS-like moving shapes, 12 classes in time-reversed pairs (32x32, "
+                "generated, no download)",
+    default_downsample=1,
+    open_split=_open_split,
+)

@@ -1,0 +1,208 @@
+"""The ``nir`` emitter: the lowered network as a NIR graph (``<name>.nir``, nir 1.0.8).
+
+Every fused layer becomes ``[SumPool2d] [Flatten] Conv2d|Affine  LIF|LI`` between
+``Input`` and ``Output``; average pooling was folded into the weights by
+lowering, so it is written as sum pooling. Neuron parameters are arrays of the
+layer's full output shape with ``tau = dt / (1 - beta)``, ``r = tau / dt``,
+``v_leak = 0``, ``v_reset = 0`` (see :mod:`sastc.backends.nir_convention`); the
+graph metadata states the discrete semantics. For an integer profile the
+parameters are the dequantized values (what the integers mean in real units)
+and ``metadata["quantization"]`` holds the integers and widths themselves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sastc import __version__
+from sastc.atomic import write_atomic
+from sastc.backends import EmitInput
+from sastc.backends.nir_convention import DEFAULT_DT, READOUTS, SEMANTICS, tau_from_beta, to_h5
+from sastc.ir.graph import Graph
+from sastc.ir.layers import FloatLayer, FloatNet
+from sastc.ir.quantized import QNet
+
+ROLE_OF_NODE = {"SumPool2d": "pool", "AvgPool2d": "pool", "Flatten": "flatten",
+                "Conv2d": "synapse", "Affine": "synapse", "LIF": "neuron", "LI": "neuron"}
+INTEGER_RULE = ("u_pre = saturate(round_shift(u*beta_q, leak_shift) + (acc << frac_bits) + bias_q, "
+                "membrane_bits); spike = u_pre > theta_q; u = 0 after a spike; LI logits = "
+                "sum_t u_pre; real value of channel c = integer * weight_scale[c] / 2**frac_bits")
+
+
+def emit_nir(model: EmitInput, out_dir: Path) -> list[Path]:
+    """Write ``<name>.nir``: the float model, or the dequantized integer model."""
+    import nir
+
+    net = model.float_net if model.qnet is None else dequantized_net(model.qnet, model.float_net)
+    names = layer_node_names(model.graph, net)
+    nodes, edges = nir_nodes(net, names, _end_names(model.graph))
+    metadata = graph_metadata(model, net, names)
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=True)
+    path = Path(out_dir) / f"{model.name}.nir"
+    write_atomic(path, lambda tmp: nir.write(tmp, graph))
+    return [path]
+
+
+def dequantized_net(qnet: QNet, float_net: FloatNet) -> FloatNet:
+    """The real-valued parameters the integers of ``qnet`` stand for.
+
+    ``w = w_q * s_c``; ``bias = b_q * s_c / 2**m``; ``threshold = theta_q * s_c / 2**m``;
+    ``beta = beta_q / 2**leak_shift``.
+    """
+    layers = []
+    for q in qnet.layers:
+        scale = np.asarray(q.weight_scale, np.float64)
+        unit = scale / float(1 << q.frac_bits)
+        weight = q.weight_q.astype(np.float64) * scale.reshape((-1,) + (1,) * (q.weight_q.ndim - 1))
+        layers.append(FloatLayer(q.name, q.geometry, q.neuron, weight, q.bias_q * unit,
+                                 q.beta_q / float(1 << q.leak_shift), q.theta_q * unit))
+    return FloatNet(qnet.input_shape, layers, qnet.time_bins, qnet.classes, float_net.steepness,
+                    {**float_net.metadata, "input_clip": qnet.input_clip})
+
+
+def layer_node_names(graph: Graph, net: FloatNet) -> list[dict[str, str]]:
+    """Per fused layer, the graph's node names by role (pool, flatten, synapse, neuron)."""
+    groups: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    for name, node in graph.chain()[1:]:
+        role = ROLE_OF_NODE.get(node.type_name)
+        if role is not None:
+            current[role] = name
+        if role == "neuron":
+            groups.append(current)
+            current = {}
+    if current.get("synapse"):
+        groups.append(current)
+    defaults = [_default_names(layer) for layer in net.layers]
+    if [g.get("synapse") for g in groups] != [layer.name for layer in net.layers]:
+        return defaults
+    return [default | group for default, group in zip(defaults, groups, strict=True)]
+
+
+def _default_names(layer: FloatLayer) -> dict[str, str]:
+    return {"pool": f"{layer.name}_pool", "flatten": f"{layer.name}_flatten",
+            "synapse": layer.name, "neuron": f"{layer.name}_{layer.neuron}"}
+
+
+def _end_names(graph: Graph) -> tuple[str, str]:
+    chain = graph.chain()
+    last_name, last = chain[-1]
+    return chain[0][0], last_name if last.type_name == "Output" else "output"
+
+
+def nir_nodes(net: FloatNet, names: list[dict[str, str]], ends: tuple[str, str]
+              ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """NIR nodes and edges of the chain ``Input -> layers -> Output``."""
+    import nir
+
+    ordered: list[tuple[str, Any]] = [(ends[0], nir.Input(input_type=np.array(net.input_shape)))]
+    for layer, layer_names in zip(net.layers, names, strict=True):
+        ordered += [(layer_names[role], build(layer)) for role, build in _layer_parts(layer)]
+    ordered.append((ends[1], nir.Output(output_type=np.array(net.layers[-1].geometry.out_shape))))
+    edges = [(a, b) for (a, _), (b, _) in itertools.pairwise(ordered)]
+    return dict(ordered), edges
+
+
+def _layer_parts(layer: FloatLayer) -> list[tuple[str, Callable[[FloatLayer], Any]]]:
+    geometry = layer.geometry
+    parts: list[tuple[str, Callable[[FloatLayer], Any]]] = []
+    if geometry.pool > 1:
+        parts.append(("pool", _sum_pool))
+    if geometry.op == "dense" and len(geometry.pooled_shape) > 1:
+        parts.append(("flatten", _flatten))
+    return [*parts, ("synapse", SYNAPSES[geometry.op]), ("neuron", NEURONS[layer.neuron])]
+
+
+def _sum_pool(layer: FloatLayer) -> Any:
+    import nir
+
+    k = np.array([layer.geometry.pool] * 2)
+    return nir.SumPool2d(kernel_size=k, stride=k.copy(), padding=np.zeros(2, dtype=int))
+
+
+def _flatten(layer: FloatLayer) -> Any:
+    import nir
+
+    return nir.Flatten(input_type={"input": np.array(layer.geometry.pooled_shape)}, start_dim=0,
+                       end_dim=-1)
+
+
+def _conv(layer: FloatLayer) -> Any:
+    import nir
+
+    g = layer.geometry
+    return nir.Conv2d(input_shape=tuple(g.pooled_shape[1:]), weight=np.asarray(layer.weight),
+                      stride=(g.stride, g.stride), padding=(g.padding, g.padding),
+                      dilation=(1, 1), groups=1, bias=np.asarray(layer.bias))
+
+
+def _affine(layer: FloatLayer) -> Any:
+    import nir
+
+    return nir.Affine(weight=np.asarray(layer.weight_matrix), bias=np.asarray(layer.bias))
+
+
+def _per_neuron(layer: FloatLayer, per_channel: np.ndarray) -> np.ndarray:
+    """A per-channel (or scalar) value broadcast to the layer's full output shape."""
+    shape = layer.geometry.out_shape
+    values = np.broadcast_to(np.asarray(per_channel, np.float64), (shape[0],))
+    return np.broadcast_to(values.reshape((-1,) + (1,) * (len(shape) - 1)), shape).copy()
+
+
+def _time_constants(layer: FloatLayer) -> dict[str, np.ndarray]:
+    tau = _per_neuron(layer, tau_from_beta(np.asarray(layer.beta), DEFAULT_DT))
+    return {"tau": tau, "r": tau / DEFAULT_DT, "v_leak": np.zeros_like(tau)}
+
+
+def _lif(layer: FloatLayer) -> Any:
+    import nir
+
+    threshold = _per_neuron(layer, layer.threshold)
+    return nir.LIF(**_time_constants(layer), v_threshold=threshold,
+                   v_reset=np.zeros_like(threshold))
+
+
+def _li(layer: FloatLayer) -> Any:
+    import nir
+
+    return nir.LI(**_time_constants(layer))
+
+
+SYNAPSES: dict[str, Callable[[FloatLayer], Any]] = {"conv": _conv, "dense": _affine}
+NEURONS: dict[str, Callable[[FloatLayer], Any]] = {"lif": _lif, "li": _li}
+
+
+def graph_metadata(model: EmitInput, net: FloatNet, names: list[dict[str, str]]) -> dict[str, Any]:
+    """Graph-level metadata: the discrete semantics, run parameters and quantization."""
+    meta: dict[str, Any] = {**SEMANTICS, "sastc_version": __version__, "dt": DEFAULT_DT,
+                            "readout": READOUTS[net.readout], "time_bins": int(net.time_bins),
+                            "classes": json.dumps(list(net.classes)),
+                            "input_clip": int(net.metadata.get("input_clip", 1)),
+                            "steepness": float(net.steepness),
+                            "numerics": "float32" if model.qnet is None else "integer"}
+    if model.graph.metadata.get("spec"):
+        meta["spec"] = json.dumps(model.graph.metadata["spec"])
+    if model.qnet is not None:
+        meta["quantization"] = quantization_metadata(model.qnet, model.profile, names)
+    return to_h5(meta)
+
+
+def quantization_metadata(qnet: QNet, profile: dict[str, Any], names: list[dict[str, str]]
+                          ) -> dict[str, Any]:
+    """The deployed integers per layer (keyed by synapse node name) and the profile."""
+    layers = {}
+    for q, layer_names in zip(qnet.layers, names, strict=True):
+        layers[layer_names["synapse"]] = {
+            "neuron_node": layer_names["neuron"], "neuron": q.neuron,
+            "weight_bits": q.weight_bits, "membrane_bits": q.membrane_bits,
+            "frac_bits": q.frac_bits, "beta_q": q.beta_q, "leak_shift": q.leak_shift,
+            "weight_scale": np.asarray(q.weight_scale, np.float64),
+            "weight_q": np.asarray(q.weight_q, np.int8), "bias_q": np.asarray(q.bias_q, np.int64),
+            "theta_q": np.asarray(q.theta_q, np.int64)}
+    return {"rule": INTEGER_RULE, "profile": dict(profile), "layers": layers}
