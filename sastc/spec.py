@@ -70,7 +70,7 @@ class Conv:
 
     def out_shape(self, in_shape: Shape, where: str) -> Shape:
         _require(len(in_shape) == 3, where, f"conv needs a (C, H, W) input, got shape {in_shape}")
-        c, h, w = in_shape
+        _c, h, w = in_shape
         oh = (h + 2 * self.pad - self.kernel) // self.stride + 1
         ow = (w + 2 * self.pad - self.kernel) // self.stride + 1
         _require(oh >= 1 and ow >= 1, where, f"kernel {self.kernel} does not fit input {h}x{w}")

@@ -8,6 +8,7 @@ and ``layers.<i>.bias`` for layer ``i`` of the spec. Node names are
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,7 +66,7 @@ def graph_from_spec(spec: ArchSpec, params: Mapping[str, np.ndarray],
         named += _layer_nodes(index, layer, shapes[index], params)
     named.append(("output", Output(shapes[-1])))
     nodes = dict(named)
-    edges = [(a[0], b[0]) for a, b in zip(named, named[1:], strict=False)]
+    edges = [(a[0], b[0]) for a, b in itertools.pairwise(named)]
     meta = {"steepness": spec.steepness, "spec": spec.to_dict(), **(metadata or {})}
     return Graph(nodes, edges, meta)
 

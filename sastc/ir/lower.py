@@ -15,7 +15,18 @@ import numpy as np
 from sastc.errors import GraphError
 from sastc.ir.graph import Graph
 from sastc.ir.layers import FloatLayer, FloatNet, Geometry, Shape
-from sastc.ir.nodes import LI, LIF, Affine, AvgPool2d, Conv2d, Flatten, Input, Node, Output, SumPool2d
+from sastc.ir.nodes import (
+    LI,
+    LIF,
+    Affine,
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    Input,
+    Node,
+    Output,
+    SumPool2d,
+)
 
 SUPPORTED_PATTERN = ("[SumPool2d|AvgPool2d] [Flatten] (Conv2d|Affine|Linear) (LIF|LI), "
                      "repeated, between Input and Output")
@@ -36,7 +47,7 @@ def fuse(graph: Graph) -> FloatNet:
     """Lower ``graph`` into a :class:`FloatNet`; unsupported wiring raises :class:`GraphError`."""
     chain = graph.chain()
     shapes = graph.shapes()
-    name0, first = chain[0]
+    _name0, first = chain[0]
     assert isinstance(first, Input)
     layers: list[FloatLayer] = []
     pending = _Pending(first.shape)

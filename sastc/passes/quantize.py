@@ -139,3 +139,31 @@ def _plain(metadata: dict) -> dict:
     """Metadata reduced to JSON-friendly values."""
     return {k: v for k, v in metadata.items() if isinstance(v, (str, int, float, bool, list, dict))
             or v is None}
+
+
+def layer_summary(float_layer: FloatLayer, layer: QLayer) -> dict:
+    """What quantization did to one layer, for the report."""
+    rows = float_layer.weight_matrix.astype(np.float64)
+    restored = layer.weight_matrix * layer.weight_scale[:, None]
+    peak = np.abs(rows).max(axis=1)
+    levels = weight_levels(layer.weight_bits)
+    clip = np.divide(layer.weight_scale * levels, peak, out=np.ones_like(peak), where=peak > 0)
+    return {"name": layer.name, "weight_bits": layer.weight_bits,
+            "weight_scale_min": float(layer.weight_scale.min()),
+            "weight_scale_max": float(layer.weight_scale.max()),
+            "clip_ratio_mean": float(clip.mean()),
+            "weight_rel_error": float(np.linalg.norm(restored - rows) / max(np.linalg.norm(rows),
+                                                                           1e-30)),
+            "zero_weights": float((layer.weight_q == 0).mean()),
+            "frac_bits": layer.frac_bits, "beta": float_layer.beta,
+            "beta_q": layer.beta_q, "beta_effective": layer.beta_q / (1 << layer.leak_shift),
+            "theta_q_min": int(layer.theta_q.min()), "theta_q_max": int(layer.theta_q.max())}
+
+
+def quantize_pass(ctx) -> None:
+    """Contract: ``ctx.qnet`` holds the integer network of ``ctx.float_net`` for the profile."""
+    net = ctx.require_float_net("quantize")
+    ctx.qnet = quantize_net(net, ctx.profile.numerics, ctx.threshold_scales)
+    ctx.qnet.profile = {"name": ctx.profile.name, **ctx.profile.numerics}
+    ctx.report["quantize"] = {"layers": [layer_summary(f, q) for f, q in
+                                         zip(net.layers, ctx.qnet.layers, strict=True)]}

@@ -80,10 +80,7 @@ class FloatSimulator:
                 else sigmoid(k * (u_pre - theta))
             u = u_pre * (1.0 - spikes)
             trace[t] = spikes
-        if layer.neuron == "li":
-            logits = trace.mean(axis=0)
-        else:
-            logits = trace.sum(axis=0)
+        logits = trace.mean(axis=0) if layer.neuron == "li" else trace.sum(axis=0)
         next_input = trace.reshape(-1, *layer.geometry.out_shape)
         if self.mode == "hard" and layer.neuron == "lif":
             trace = trace.astype(bool)

@@ -64,23 +64,33 @@ class IntegerSimulator:
     def run(self, frames: np.ndarray, record: bool = False,
             synops: SynOpsCounter | None = None) -> SimOutput:
         """Simulate a batch; optionally record per-layer spikes and count SynOps."""
-        steps, batch = frames.shape[1], frames.shape[0]
-        x = time_major(np.minimum(frames, self.qnet.input_clip).astype(np.int64))
+        steps = frames.shape[1]
+        x = self.input_of(frames)
         records: list[np.ndarray] = []
         logits = np.zeros(0)
-        for index, layer in enumerate(self.qnet.layers):
-            pooled = sum_pool(x, layer.geometry.pool)
-            if synops is not None:
-                synops.add(index, summed_over_time(pooled, steps))
-            acc = apply_synapse(layer.geometry, pooled.astype(self.dtypes[index]),
-                                self.weights[index]).astype(np.int64)
-            acc = acc.reshape(steps, batch, *layer.geometry.out_shape)
-            x, logits, trace = _scan(layer, acc)
+        for index in range(len(self.qnet.layers)):
+            x, logits, trace = self.layer_forward(index, x, steps, synops)
             if record:
                 records.append(trace)
         if synops is not None:
-            synops.count_samples(batch)
+            synops.count_samples(frames.shape[0])
         return SimOutput(logits, records)
+
+    def input_of(self, frames: np.ndarray) -> np.ndarray:
+        """Frames ``[B, T, ...]`` clipped and laid out time-major ``[T * B, ...]``."""
+        return time_major(np.minimum(frames, self.qnet.input_clip).astype(np.int64))
+
+    def layer_forward(self, index: int, x: np.ndarray, steps: int,
+                      synops: SynOpsCounter | None = None) -> tuple[np.ndarray, np.ndarray,
+                                                                    np.ndarray]:
+        """Layer ``index`` on its input ``x [T*B, *in_shape]``: (output, logits, trace)."""
+        layer = self.qnet.layers[index]
+        pooled = sum_pool(x, layer.geometry.pool)
+        if synops is not None:
+            synops.add(index, summed_over_time(pooled, steps))
+        acc = apply_synapse(layer.geometry, pooled.astype(self.dtypes[index]),
+                            self.weights[index]).astype(np.int64)
+        return _scan(layer, acc.reshape(steps, -1, *layer.geometry.out_shape))
 
 
 def _scan(layer: QLayer, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

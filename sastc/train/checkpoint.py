@@ -35,7 +35,7 @@ REQUIRED = ("spec", "dataset", "config", "state_dict", "epoch")
 
 
 def versions() -> dict[str, str]:
-    return {"sastc": sastc.__version__, "torch": torch.__version__, "numpy": np.__version__,
+    return {"sastc": sastc.__version__, "torch": str(torch.__version__), "numpy": str(np.__version__),
             "python": platform.python_version()}
 
 

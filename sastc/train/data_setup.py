@@ -23,9 +23,9 @@ class TrainingData:
 
     def describe(self) -> dict[str, Any]:
         """What a checkpoint records so eval/compile can reload matching data."""
-        return {"name": self.name, "time_bins": self.train.time_bins,
+        return {**self.options, "name": self.name, "time_bins": self.train.time_bins,
                 "classes": list(self.train.classes), "input_clip": 1,
-                "sample_shape": list(self.train.sample_shape), **self.options}
+                "sample_shape": list(self.train.sample_shape)}
 
 
 def data_options(config: TrainConfig) -> dict[str, Any]:

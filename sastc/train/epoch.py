@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from sastc.data.base import FrameSet
+from sastc.progress import bar_disabled
 from sastc.train.config import TrainConfig
 from sastc.train.distributed import Dist
 from sastc.train.evaluate import to_time_major
@@ -84,7 +85,8 @@ def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     batches = batch_indices(len(data), config.batch_size, generator)
     losses, correct, seen = [], 0, 0
     bar = tqdm(_pairs(batches, config, len(data), generator), total=len(batches), leave=False,
-               desc=description, disable=not (config.progress and dist.is_main), unit="batch")
+               desc=description, disable=bar_disabled(config.progress and dist.is_main),
+               unit="batch")
     for first_idx, second_idx in bar:
         x1, y1 = source.get(first_idx)
         logits_holder: list[torch.Tensor] = []

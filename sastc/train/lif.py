@@ -111,8 +111,5 @@ def leaky_readout(current: torch.Tensor, beta: float) -> torch.Tensor:
     """
     steps = current.shape[0]
     remaining = torch.arange(steps, 0, -1, dtype=current.dtype, device=current.device)
-    if beta >= 1.0:
-        weights = remaining / steps
-    else:
-        weights = (1.0 - beta ** remaining) / ((1.0 - beta) * steps)
+    weights = remaining / steps if beta >= 1.0 else (1.0 - beta ** remaining) / ((1.0 - beta) * steps)
     return torch.tensordot(weights, current, dims=1)

@@ -1,0 +1,155 @@
+"""``sastc compile``: checkpoint or NIR file -> graph -> passes -> emitters -> verification.
+
+The whole flow on one screen (:func:`compile_model`); each step is a small
+function. Outputs are staged in a temporary directory and swapped in only
+when everything succeeded, so a failed compile leaves an earlier build intact.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sastc.atomic import atomic_directory, write_text_atomic
+from sastc.backends import EmitInput, get_emitter
+from sastc.data import DATASETS, load_frames
+from sastc.data.base import FrameSet
+from sastc.errors import CompileError, ConfigError
+from sastc.ir.graph import Graph
+from sastc.passes import run_passes
+from sastc.passes.context import CompileContext, Log
+from sastc.report import summary_text
+from sastc.sim.compare import compare
+from sastc.targets import load_board, load_target
+
+REPORT_FILE = "report.json"
+SUMMARY_FILE = "summary.txt"
+
+
+@dataclass
+class CompileOptions:
+    """What ``sastc compile`` was asked to do."""
+
+    target: str = "int8-fixed"
+    out_dir: str = "build"
+    data: dict[str, Any] = field(default_factory=dict)
+    board: str | None = None
+    weight_bits: int | None = None
+    calibrate: bool = True
+    calibrate_method: str | None = None
+    calib_samples: int | None = None
+    emit: tuple[str, ...] = ()
+    verify: bool = True
+    progress: bool = True
+
+
+def compile_model(source: str | Path, options: CompileOptions, log: Log = print) -> dict[str, Any]:
+    """Compile ``source`` (a checkpoint or a ``.nir`` file) for ``options.target``."""
+    started = time.perf_counter()
+    target = load_target(options.target)
+    profile = target.profile.with_weight_bits(options.weight_bits)
+    graph, data = load_source(Path(source), options.data)
+    board = load_board(options.board) if options.board else None
+    calib = calibration_frames(data, options) if _calibrates(profile.passes, options) else None
+    ctx = CompileContext(graph, profile, board, calib, options.calibrate_method, options.calibrate,
+                         options.progress, log=log)
+    run_passes(ctx)
+    emitters = list(dict.fromkeys([*target.emitters, *options.emit]))
+    model = EmitInput(graph, ctx.float_net, ctx.qnet, dict(profile.numerics), "model")
+    report = {"source": str(source), "target": target.name, "profile": profile.name,
+              "numerics": profile.numerics, "emitters": emitters, "dataset": data, **ctx.report}
+    with atomic_directory(options.out_dir) as staging:
+        report["files"] = [p.name for e in emitters for p in get_emitter(e)(model, staging)]
+        if options.verify:
+            report["verification"] = verify(ctx, data, options)
+        report["seconds"] = time.perf_counter() - started
+        write_text_atomic(staging / REPORT_FILE, json.dumps(report, indent=2, default=_plain))
+        write_text_atomic(staging / SUMMARY_FILE, summary_text(report))
+    log(f"wrote {options.out_dir}: {', '.join(report['files'] + [REPORT_FILE, SUMMARY_FILE])}")
+    return report
+
+
+def _calibrates(passes: tuple[str, ...], options: CompileOptions) -> bool:
+    return "calibrate" in passes and options.calibrate
+
+
+def _plain(value: Any) -> Any:
+    """JSON fallback for numpy scalars and arrays in reports."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
+def load_source(path: Path, overrides: dict[str, Any]) -> tuple[Graph, dict[str, Any]]:
+    """The float graph of a checkpoint or NIR file, and the dataset options to use with it."""
+    if not path.exists():
+        raise CompileError(f"{path}: no such file (expected a checkpoint from 'sastc train' "
+                           "or a .nir file)")
+    if path.suffix == ".nir":
+        return _from_nir(path, overrides)
+    from sastc.train.export import checkpoint_graph
+
+    graph, recorded = checkpoint_graph(path)
+    data = _merge_data(recorded, overrides)
+    if data["time_bins"]:
+        graph.metadata["time_bins"] = int(data["time_bins"])
+    return graph, data
+
+
+def _merge_data(recorded: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    name = overrides.get("dataset") or recorded.get("name")
+    same = name == recorded.get("name")
+    merged = {"name": name}
+    for key in ("data_dir", "time_bins", "downsample", "synthetic"):
+        value = overrides.get(key)
+        merged[key] = value if value not in (None, {}) else (recorded.get(key) if same else None)
+    merged["cache_dir"] = overrides.get("cache_dir")
+    merged["download"] = bool(overrides.get("download"))
+    return merged
+
+
+def _from_nir(path: Path, overrides: dict[str, Any]) -> tuple[Graph, dict[str, Any]]:
+    from sastc.backends.nir_import import import_nir
+
+    graph = import_nir(path)
+    data = _merge_data({}, overrides)
+    meta = graph.metadata
+    if data["name"] is None:
+        if "time_bins" not in meta or "classes" not in meta:
+            raise ConfigError(f"{path}: the NIR file does not record time_bins and classes; "
+                              "pass --dataset (and --data-dir) so sastc can take them from the data")
+        return graph, data
+    info = DATASETS.get(data["name"])
+    if info is None:
+        raise ConfigError(f"--dataset {data['name']!r} is unknown; available: "
+                          f"{', '.join(sorted(DATASETS))}")
+    meta.setdefault("time_bins", data["time_bins"] or info.default_time_bins)
+    meta.setdefault("classes", list(info.classes))
+    meta.setdefault("input_clip", 1)
+    return graph, data
+
+
+def _frames(data: dict[str, Any], split: str, progress: bool, limit: int | None = None
+            ) -> FrameSet:
+    return load_frames(data["name"], split, data_dir=data.get("data_dir"),
+                       time_bins=data.get("time_bins"), downsample=data.get("downsample"),
+                       cache_dir=data.get("cache_dir"), download=data.get("download", False),
+                       synthetic=data.get("synthetic") or None, limit=limit, progress=progress)
+
+
+def calibration_frames(data: dict[str, Any], options: CompileOptions) -> FrameSet:
+    if not data.get("name"):
+        raise ConfigError("calibration needs data: pass --dataset (and --data-dir), "
+                          "or --no-calibrate")
+    return _frames(data, "calib", options.progress, options.calib_samples)
+
+
+def verify(ctx: CompileContext, data: dict[str, Any], options: CompileOptions) -> dict[str, Any]:
+    """Float and integer results on the test split (never used for any decision above)."""
+    if not data.get("name"):
+        return {"skipped": "no dataset given"}
+    test = _frames(data, "test", options.progress)
+    result = compare(ctx.float_net, ctx.qnet, test.frames, test.labels)
+    result["split"] = "test"
+    return result

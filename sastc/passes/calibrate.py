@@ -1,0 +1,159 @@
+"""``calibrate``: per-layer threshold scales for the quantized model, on the calibration split.
+
+Contract: afterwards ``ctx.threshold_scales[i]`` multiplies the threshold of
+layer ``i`` when ``quantize`` runs (the float model is left unchanged). The
+calibration split is never the test split (``sastc.data`` draws it from the
+training data or its own seed stream).
+
+Methods:
+
+- ``accuracy`` (default): coordinate search, layer by layer and for a few
+  rounds, over the profile's scale grid; each candidate is quantized and
+  simulated bit-exactly, and the scale with the highest calibration accuracy
+  wins (ties: the scale closest to 1). Layers before the one being searched
+  are simulated once and cached.
+- ``rate``: per layer in order, bisection on the scale until the integer
+  model's firing rate matches the float surrogate-forward model's mean spike
+  activation ``mean sigma(k (u - theta))`` on the same data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from sastc.errors import CompileError, TargetError
+from sastc.ir.layers import FloatNet
+from sastc.passes.context import CompileContext
+from sastc.passes.quantize import quantize_net
+from sastc.progress import bar_disabled
+from sastc.sim.common import predict
+from sastc.sim.float_sim import FloatSimulator
+from sastc.sim.int_sim import IntegerSimulator
+
+DEFAULT_SCALES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5)
+RATE_RANGE = (0.25, 4.0)
+RATE_STEPS = 14
+
+
+class _Evaluator:
+    """Simulates the quantized model for given threshold scales, caching unchanged prefixes."""
+
+    def __init__(self, net: FloatNet, numerics: dict, frames: np.ndarray, labels: np.ndarray):
+        self.net, self.numerics, self.labels = net, numerics, labels
+        self.frames = frames
+        self.steps = frames.shape[1]
+
+    def simulator(self, scales: list[float]) -> IntegerSimulator:
+        return IntegerSimulator(quantize_net(self.net, self.numerics, scales))
+
+    def prefix(self, scales: list[float], layer: int) -> np.ndarray:
+        """Input of ``layer`` (the outputs of the layers before it) under ``scales``."""
+        sim = self.simulator(scales)
+        x = sim.input_of(self.frames)
+        for index in range(layer):
+            x = sim.layer_forward(index, x, self.steps)[0]
+        return x
+
+    def accuracy(self, scales: list[float], layer: int, x: np.ndarray) -> float:
+        sim = self.simulator(scales)
+        logits = None
+        for index in range(layer, len(self.net.layers)):
+            x, logits, _ = sim.layer_forward(index, x, self.steps)
+        return 100.0 * float((predict(logits) == self.labels).mean())
+
+    def rate(self, scales: list[float], layer: int, x: np.ndarray) -> float:
+        trace = self.simulator(scales).layer_forward(layer, x, self.steps)[2]
+        return float(trace.mean())
+
+
+def _lif_layers(net: FloatNet) -> list[int]:
+    return [i for i, layer in enumerate(net.layers) if layer.neuron == "lif"]
+
+
+def _best_scale(evaluator: _Evaluator, scales: list[float], layer: int,
+                grid: tuple[float, ...]) -> tuple[float, float]:
+    x = evaluator.prefix(scales, layer)
+    best_key, best = (-1.0, 0.0), scales[layer]
+    for candidate in grid:
+        trial = [*scales[:layer], candidate, *scales[layer + 1:]]
+        key = (evaluator.accuracy(trial, layer, x), -abs(math.log(candidate)))
+        if key > best_key:
+            best_key, best = key, candidate
+    return best, best_key[0]
+
+
+def by_accuracy(evaluator: _Evaluator, settings: dict, progress: bool) -> dict[str, Any]:
+    grid = tuple(settings.get("scales", DEFAULT_SCALES))
+    rounds = int(settings.get("rounds", 2))
+    scales = [1.0] * len(evaluator.net.layers)
+    layers = _lif_layers(evaluator.net)
+    bar = tqdm(total=rounds * len(layers) * len(grid), desc="calibrate", unit="sim",
+               leave=False, disable=bar_disabled(progress))
+    for _ in range(rounds):
+        for layer in layers:
+            scales[layer], _ = _best_scale(evaluator, scales, layer, grid)
+            bar.update(len(grid))
+    bar.close()
+    return {"scales": scales, "grid": list(grid), "rounds": rounds}
+
+
+def by_rate(evaluator: _Evaluator, settings: dict, progress: bool) -> dict[str, Any]:
+    records = FloatSimulator(evaluator.net, "surrogate").run(evaluator.frames, record=True).records
+    scales = [1.0] * len(evaluator.net.layers)
+    targets, reached = {}, {}
+    for layer in tqdm(_lif_layers(evaluator.net), desc="calibrate", leave=False,
+                      disable=bar_disabled(progress)):
+        target = float(records[layer].mean())
+        x = evaluator.prefix(scales, layer)
+        low, high = (math.log(v) for v in RATE_RANGE)
+        for _ in range(RATE_STEPS):  # rate falls as the threshold scale grows
+            middle = 0.5 * (low + high)
+            trial = [*scales[:layer], math.exp(middle), *scales[layer + 1:]]
+            low, high = (middle, high) if evaluator.rate(trial, layer, x) > target else (low, middle)
+        scales[layer] = math.exp(0.5 * (low + high))
+        name = evaluator.net.layers[layer].name
+        targets[name] = target
+        reached[name] = evaluator.rate(scales, layer, x)
+    return {"scales": scales, "target_rates": targets, "reached_rates": reached}
+
+
+CALIBRATORS: dict[str, Callable[[_Evaluator, dict, bool], dict[str, Any]]] = {
+    "accuracy": by_accuracy,
+    "rate": by_rate,
+}
+
+
+def calibrate_pass(ctx: CompileContext) -> None:
+    net = ctx.require_float_net("calibrate")
+    if not ctx.calibrate_enabled or not ctx.profile.is_integer:
+        ctx.report["calibrate"] = {"skipped": True}
+        return
+    method = ctx.calibrate_method or ctx.profile.calibrate.get("method", "accuracy")
+    if method not in CALIBRATORS:
+        raise TargetError(f"unknown calibration method {method!r}; available: "
+                          f"{', '.join(CALIBRATORS)}")
+    if ctx.calib is None or len(ctx.calib) == 0:
+        raise CompileError("calibration needs a non-empty calibration split: pass --dataset "
+                           "(and --data-dir), or --no-calibrate")
+    if ctx.calib.split == "test":
+        raise CompileError("calibration must not use the test split")
+    evaluator = _Evaluator(net, ctx.profile.numerics, ctx.calib.frames, ctx.calib.labels)
+    unit = [1.0] * len(net.layers)
+    before = evaluator.accuracy(unit, 0, evaluator.prefix(unit, 0))
+    result = CALIBRATORS[method](evaluator, dict(ctx.profile.calibrate), ctx.progress)
+    after = evaluator.accuracy(result["scales"], 0, evaluator.prefix(result["scales"], 0))
+    ctx.threshold_scales = result["scales"]
+    ctx.report["calibrate"] = {
+        "method": method, "samples": len(ctx.calib), "split": ctx.calib.split,
+        "accuracy_before": before, "accuracy_after": after,
+        "threshold_scale": {layer.name: scale for layer, scale in
+                            zip(net.layers, result["scales"], strict=True)
+                            if layer.neuron == "lif"},
+        **{k: v for k, v in result.items() if k != "scales"}}
+    ctx.log(f"calibrate ({method}, {len(ctx.calib)} samples): integer accuracy "
+            f"{before:.1f}% -> {after:.1f}%")

@@ -1,0 +1,77 @@
+"""Readable summaries of compile and simulate reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _accuracy_lines(result: dict[str, Any]) -> list[str]:
+    lines = [f"  samples                      {result['samples']} ({result.get('split', 'test')})",
+             f"  float, surrogate forward     {result['surrogate_accuracy']:.2f}%",
+             f"  float, hard spikes           {result['float_hard_accuracy']:.2f}%"]
+    if "int_accuracy" in result:
+        lines.append(f"  integer (bit-exact)          {result['int_accuracy']:.2f}%   "
+                     f"({result['int_delta_vs_surrogate']:+.2f} vs surrogate, "
+                     f"{result['int_delta']:+.2f} vs float hard)")
+    return lines
+
+
+def synops_lines(result: dict[str, Any]) -> list[str]:
+    """Per-layer Effective_ACs of float-hard and integer models, and spike agreement."""
+    float_ops = result["synops_float"]
+    int_ops = result.get("synops_int")
+    agreement = result.get("spike_agreement", {})
+    lines = [f"  {'layer':<12}{'float-hard ACs':>16}{'integer ACs':>16}{'Dense':>14}"
+             f"{'spike agreement':>18}"]
+    for name, ops in float_ops["per_layer"].items():
+        int_value = f"{int_ops['per_layer'][name]['Effective_ACs']:,.0f}" if int_ops else "-"
+        agree = f"{100 * agreement[name]:.3f}%" if name in agreement else "-"
+        lines.append(f"  {name:<12}{ops['Effective_ACs']:>16,.0f}{int_value:>16}"
+                     f"{ops['Dense']:>14,.0f}{agree:>18}")
+    total_int = f"{int_ops['Effective_ACs']:,.0f}" if int_ops else "-"
+    lines.append(f"  {'total':<12}{float_ops['Effective_ACs']:>16,.0f}{total_int:>16}"
+                 f"{float_ops['Dense']:>14,.0f}")
+    return lines
+
+
+def _layer_lines(report: dict[str, Any]) -> list[str]:
+    layers = report.get("quantize", {}).get("layers", [])
+    if not layers:
+        return []
+    scales = report.get("calibrate", {}).get("threshold_scale", {})
+    lines = [f"  {'layer':<12}{'bits':>5}{'scale min..max':>22}{'frac':>6}{'beta_q':>8}"
+             f"{'theta_q':>16}{'thr scale':>10}{'w err':>8}"]
+    for layer in layers:
+        theta = f"{layer['theta_q_min']}..{layer['theta_q_max']}"
+        scale = f"{layer['weight_scale_min']:.3g}..{layer['weight_scale_max']:.3g}"
+        lines.append(f"  {layer['name']:<12}{layer['weight_bits']:>5}{scale:>22}"
+                     f"{layer['frac_bits']:>6}{layer['beta_q']:>8}{theta:>16}"
+                     f"{scales.get(layer['name'], 1.0):>10.3g}{layer['weight_rel_error']:>8.3f}")
+    return lines
+
+
+def summary_text(report: dict[str, Any]) -> str:
+    """The compile report as text: layers, calibration, memory, accuracy, SynOps."""
+    lines = [f"sastc compile: {report['source']} -> target {report['target']} "
+             f"(profile {report['profile']})", ""]
+    if _layer_lines(report):
+        lines += ["Layers", *_layer_lines(report), ""]
+    calib = report.get("calibrate", {})
+    if calib and not calib.get("skipped"):
+        lines += [f"Calibration ({calib['method']}, {calib['samples']} {calib['split']} samples): "
+                  f"integer accuracy {calib['accuracy_before']:.2f}% -> "
+                  f"{calib['accuracy_after']:.2f}%", ""]
+    check = report.get("check", {})
+    if check.get("integer"):
+        memory = check["memory"]
+        lines += [f"Memory: flash {memory['flash_bytes']:,} B, RAM {memory['ram_bytes']:,} B"
+                  + (f" (board {check['board']})" if check.get("board") else ""),
+                  "Range analysis: " + ("saturation possible in " + ", ".join(check["saturation"])
+                                        if check["saturation"] else "no overflow, no saturation"),
+                  ""]
+    verification = report.get("verification", {})
+    if "samples" in verification:
+        lines += ["Accuracy", *_accuracy_lines(verification), "", "SynOps per sample",
+                  *synops_lines(verification), ""]
+    lines.append(f"Files: {', '.join(report.get('files', []))}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,88 @@
+"""``sastc simulate``: load a build, load matching data, compare float and integer models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sastc.backends.npz import GRAPH_FILE, QNET_FILE
+from sastc.data import load_frames
+from sastc.errors import CheckpointError
+from sastc.ir.graph import load_graph
+from sastc.ir.lower import fuse
+from sastc.ir.quantized import load_qnet
+from sastc.report import synops_lines
+from sastc.sim.compare import compare
+from sastc.sim.float_sim import FloatSimulator
+from sastc.sim.int_sim import IntegerSimulator
+
+
+def _build_files(build: Path) -> tuple[Path, Path | None, dict[str, Any]]:
+    if not build.is_dir():
+        raise CheckpointError(f"{build}: no such build directory (run 'sastc compile' first)")
+    graph = build / GRAPH_FILE
+    if not graph.is_file():
+        raise CheckpointError(f"{build}: not a sastc build (missing {GRAPH_FILE}; "
+                              "compile with the npz emitter)")
+    report_path = build / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    qnet = build / QNET_FILE
+    return graph, qnet if qnet.is_file() else None, report
+
+
+def _data(recorded: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    name = overrides.get("dataset") or recorded.get("name")
+    if not name:
+        raise CheckpointError("the build does not record its dataset; pass --dataset")
+    same = name == recorded.get("name")
+    data = {"name": name}
+    for key in ("data_dir", "time_bins", "downsample", "synthetic"):
+        value = overrides.get(key)
+        data[key] = value if value not in (None, {}) else (recorded.get(key) if same else None)
+    return data | {"cache_dir": overrides.get("cache_dir"), "download": overrides.get("download")}
+
+
+def simulate_build(build: str, overrides: dict[str, Any], split: str = "test",
+                   limit: int | None = None, batch_size: int = 64, plot: str | None = None,
+                   raster: str | None = None) -> dict[str, Any]:
+    graph_path, qnet_path, build_report = _build_files(Path(build))
+    net = fuse(load_graph(graph_path))
+    qnet = load_qnet(qnet_path) if qnet_path else None
+    data = _data(build_report.get("dataset") or {}, overrides)
+    frames = load_frames(data["name"], split, data_dir=data["data_dir"],
+                         time_bins=data["time_bins"] or net.time_bins,
+                         downsample=data["downsample"], synthetic=data["synthetic"] or None,
+                         cache_dir=data["cache_dir"], download=bool(data["download"]), limit=limit)
+    report = compare(net, qnet, frames.frames, frames.labels, batch_size)
+    report.update(build=str(build), dataset=data["name"], split=split)
+    _plots(report, net, qnet, frames.frames[:1], plot, raster)
+    return report
+
+
+def _plots(report: dict[str, Any], net, qnet, first, plot: str | None, raster: str | None) -> None:
+    from sastc.plots import plot_raster, plot_synops
+
+    if plot:
+        models = {"float-hard": report["synops_float"]["per_layer"]}
+        if "synops_int" in report:
+            models["integer"] = report["synops_int"]["per_layer"]
+        plot_synops(models, plot)
+    if raster:
+        sim = IntegerSimulator(qnet) if qnet is not None else FloatSimulator(net, "hard")
+        records = sim.run(first, record=True).records
+        spiking = [(layer.name, rec[:, 0]) for layer, rec in zip(net.layers, records, strict=True)
+                   if layer.neuron == "lif"]
+        plot_raster([r for _, r in spiking], [n for n, _ in spiking], raster)
+
+
+def simulate_text(report: dict[str, Any]) -> str:
+    lines = [f"sastc simulate {report['build']} on {report['dataset']}/{report['split']} "
+             f"({report['samples']} samples)",
+             f"  float, surrogate forward   {report['surrogate_accuracy']:.2f}%",
+             f"  float, hard spikes         {report['float_hard_accuracy']:.2f}%"]
+    if "int_accuracy" in report:
+        lines.append(f"  integer (bit-exact)        {report['int_accuracy']:.2f}%  "
+                     f"({report['int_delta']:+.2f} vs float hard)")
+    lines += ["", "SynOps per sample", *synops_lines(report)]
+    return "\n".join(lines)
