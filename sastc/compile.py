@@ -139,6 +139,9 @@ def _frames(data: dict[str, Any], split: str, progress: bool, limit: int | None 
 
 
 def calibration_frames(data: dict[str, Any], options: CompileOptions) -> FrameSet:
+    if options.calib_samples is not None and options.calib_samples < 1:
+        raise ConfigError(f"--calib-samples must be >= 1; got {options.calib_samples} "
+                          "(an empty calibration set cannot calibrate; use --no-calibrate)")
     if not data.get("name"):
         raise ConfigError("calibration needs data: pass --dataset (and --data-dir), "
                           "or --no-calibrate")

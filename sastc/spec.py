@@ -217,6 +217,9 @@ def _describe_layer(layer: Layer) -> str:
 
 
 _CALL = re.compile(r"\s*([a-z]+)\s*(?:\(([^()]*)\))?\s*,?")
+USAGE = {"conv": "conv(channels, kernel, stride=1, padding=kernel//2, beta=, threshold=, bias=)",
+         "pool": "pool(kernel)", "dense": "dense(units, beta=, threshold=, bias=)",
+         "readout": "readout or readout(beta=, bias=)"}
 
 
 def parse_arch(text: str, input_shape: Shape, num_classes: int,
@@ -227,7 +230,7 @@ def parse_arch(text: str, input_shape: Shape, num_classes: int,
     text = text.strip()
     while position < len(text):
         match = _CALL.match(text, position)
-        if not match or match.end() == position:
+        if not match or match.end() == position or text[match.end():match.end() + 1] == "(":
             raise ConfigError(f"architecture spec: cannot parse {text[position:]!r}; "
                               "expected calls like conv(16, 5) pool(2) dense(128) readout")
         layers.append(_parse_call(match.group(1), match.group(2) or "", len(layers), num_classes))
@@ -253,4 +256,6 @@ def _parse_call(kind: str, arg_text: str, index: int, num_classes: int) -> Layer
     try:
         return LAYER_KINDS[kind](*args, **kwargs)
     except TypeError as exc:
-        raise ConfigError(f"architecture spec, layer {index} ({kind}): {exc}") from exc
+        reason = str(exc).split(".__init__()")[-1].strip()
+        raise ConfigError(f"architecture spec, layer {index} ({kind}): {reason}; "
+                          f"expected {USAGE[kind]}") from exc

@@ -41,3 +41,34 @@ def frame_cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _isolated_frame_cache(frame_cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep every test's frame cache out of the user's home directory."""
     monkeypatch.setenv("SASTC_CACHE_DIR", str(frame_cache_root))
+
+
+TINY_SYNTHETIC = {"n_train": 96, "n_test": 48, "n_calib": 48, "resolution": 16, "num_classes": 4}
+TINY_ARCH = "conv(6, 3, stride=2) pool(2) dense(16) readout"
+
+
+def tiny_config(out_dir: Path, **overrides: object):
+    """A TrainConfig that trains in a second or two on a tiny synthetic dataset."""
+    from sastc.train.config import TrainConfig
+
+    options = {"dataset": "synthetic", "synthetic": dict(TINY_SYNTHETIC), "time_bins": 8,
+               "arch": TINY_ARCH, "epochs": 2, "batch_size": 16, "lr": 5e-3, "rho": 0.1,
+               "out_dir": str(out_dir), "progress": False, "seed": 0}
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SAST checkpoint of the tiny network, trained once per session."""
+    from sastc.train.run import train
+
+    out = tmp_path_factory.mktemp("trained") / "run"
+    train(tiny_config(out, epochs=3), log=lambda _: None)
+    return out / "checkpoint.pt"
+
+
+@pytest.fixture
+def make_config():
+    """``make_config(out_dir, **overrides)`` -> a tiny, fast TrainConfig."""
+    return tiny_config

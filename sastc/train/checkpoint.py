@@ -56,9 +56,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError,
-            ValueError, AttributeError, TypeError) as exc:
+            ValueError, AttributeError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise CheckpointError(f"{path}: not a sastc checkpoint (torch cannot read it: "
-                              f"{str(exc).splitlines()[0][:200]})") from exc
+                              f"{reason})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a sastc checkpoint (expected a file written by "
                               f"'sastc train', with format {FORMAT!r})")

@@ -1,0 +1,95 @@
+/* sastc_internal.h - pieces common to the runtime's translation units (not public API). */
+#ifndef SASTC_INTERNAL_H
+#define SASTC_INTERNAL_H
+
+#include "sastc_rt.h"
+
+#if defined(__GNUC__)
+#define SASTC_INLINE static inline __attribute__((always_inline))
+#else
+#define SASTC_INLINE static inline
+#endif
+
+/* Where each part of the caller's state buffer lies, in 32-bit words:
+ * [u of every layer][spike bits of every layer][logits][acc32][acc16].
+ * The accumulators are scratch reused by every layer, zero between steps. */
+typedef struct sastc_layout {
+    uint32_t bits_offset;     /* spike bitmaps, ceil(n / 32) words per layer */
+    uint32_t logits_offset;   /* num_classes int32 */
+    uint32_t acc32_offset;    /* int32 sums: max n of the layers that may flush */
+    uint32_t acc16_offset;    /* int16 partial sums: max n of all layers */
+    uint32_t total_words;
+} sastc_layout;
+
+/* A layer's accumulators: int16 partial sums, and int32 sums they are flushed into. */
+typedef struct sastc_acc {
+    int16_t *narrow;
+    int32_t *wide;
+} sastc_acc;
+
+/* Neurons of a layer's output. */
+static inline uint32_t sastc_neurons(const sastc_layer *layer)
+{
+    return (uint32_t)layer->out_c * layer->out_h * layer->out_w;
+}
+
+/* 32-bit words holding one bit per neuron. */
+static inline uint32_t sastc_bit_words(uint32_t neurons)
+{
+    return (neurons + 31u) / 32u;
+}
+
+/* Index of the lowest set bit of a non-zero word. */
+static inline uint32_t sastc_ctz32(uint32_t word)
+{
+#if defined(__GNUC__)
+    return (uint32_t)__builtin_ctz(word);
+#else
+    static const uint8_t debruijn[32] = {0,  1,  28, 2,  29, 14, 24, 3,  30, 22, 20,
+                                         15, 25, 17, 4,  8,  31, 27, 13, 23, 21, 19,
+                                         16, 7,  26, 12, 18, 6,  11, 5,  10, 9};
+    return debruijn[((word & (0u - word)) * 0x077CB531u) >> 27];
+#endif
+}
+
+/* Index of the lowest set bit of a non-zero 64-bit word. */
+static inline uint32_t sastc_ctz64(uint64_t word)
+{
+    const uint32_t low = (uint32_t)word;
+    return low != 0u ? sastc_ctz32(low) : 32u + sastc_ctz32((uint32_t)(word >> 32));
+}
+
+/* Eight bytes as a little-endian uint64, whatever the host byte order (compilers fuse it). */
+static inline uint64_t sastc_load_u64(const uint8_t *bytes)
+{
+    return (uint64_t)bytes[0] | (uint64_t)bytes[1] << 8 | (uint64_t)bytes[2] << 16 |
+           (uint64_t)bytes[3] << 24 | (uint64_t)bytes[4] << 32 | (uint64_t)bytes[5] << 40 |
+           (uint64_t)bytes[6] << 48 | (uint64_t)bytes[7] << 56;
+}
+
+void sastc_plan_layout(const sastc_model *model, sastc_layout *layout);
+
+/* SASTC_OK if the model table is consistent (shapes chain, widths and pointers valid). */
+sastc_status sastc_check_model(const sastc_model *model);
+
+/* acc += W x for the events of an input frame uint8 [C][H][W] (counts clipped to clip).
+ * Returns 1 if the sums are in acc.wide (int32), 0 if in acc.narrow (int16). */
+int sastc_scatter_frame(const sastc_layer *layer, sastc_acc acc, const uint8_t *frame,
+                        uint32_t clip);
+
+/* acc += W x for the spikes of the previous layer (its bitmap, HWC order); as above. */
+int sastc_scatter_spikes(const sastc_layer *layer, sastc_acc acc, const uint32_t *bits);
+
+/* LIF rule on every neuron at time step `step`, sums in acc.wide if `wide` else acc.narrow;
+ * consumes (zeroes) them and writes the spike bitmap. */
+void sastc_update_lif(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
+                      uint32_t *bits, uint32_t step);
+
+/* LI rule on every neuron; consumes (zeroes) the sums, adds u_pre to the logits. */
+void sastc_update_li(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
+                     int32_t *logits);
+
+/* logits[n] += spike n: the spike-count logits of a LIF readout. */
+void sastc_count_spikes(const uint32_t *bits, uint32_t neurons, int32_t *logits);
+
+#endif /* SASTC_INTERNAL_H */
