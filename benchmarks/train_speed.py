@@ -20,13 +20,15 @@ Part 2, SAST's cost per epoch: one real epoch of ``sastc.train.epoch.run_epoch``
 on the synthetic dataset with ``mode="sast"`` (second batch independent, and the
 same batch) against ``mode="surrogate"`` (rho = 0); no evaluation is timed.
 
-    python benchmarks/train_speed.py                # about 10 minutes on 2 cores
-    python benchmarks/train_speed.py --quick        # about 2 minutes
+    python benchmarks/train_speed.py                # about 2 minutes on 2 idle cores
+    python benchmarks/train_speed.py --quick        # under a minute
     python benchmarks/train_speed.py --threads 1 --json speed.json
     python benchmarks/train_speed.py --profile      # also the top ops of one step
+    python benchmarks/train_speed.py --no-malloc-tuning  # glibc's default allocator
 
-The timings mean something only on an otherwise idle machine: the load average
-is printed with the results, and a warning when something else was running.
+The timings mean something only on an otherwise idle machine: how many CPUs other
+processes kept busy (from ``/proc/stat``, one second before and after the run) is
+printed and stored, with a warning when it was 0.2 or more.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from sastc.train.distributed import Dist
 from sastc.train.epoch import run_epoch
 from sastc.train.evaluate import to_time_major
 from sastc.train.lif import lif_scan_reference
+from sastc.train.memory import tune_allocator
 from sastc.train.model import SpikingNet, Trace, init_weights
 from sastc.train.run import new_run
 from sastc.train.sam import SAM
@@ -274,7 +277,8 @@ def make_models(spec: ArchSpec, seed: int) -> dict[str, nn.Module]:
 def detached_reset_scan(current: torch.Tensor, beta: float, theta: float, k: float,
                         mode: str = "conventional") -> torch.Tensor:
     """sastc's LIF rule in plain autograd with the reset detached, as snnTorch does it:
-    hard forward, ``k sigma (1 - sigma)`` backward through the spike output only."""
+    hard forward, ``k sigma (1 - sigma)`` backward through the spike output only
+    (``mode`` is accepted for ``lif_scan``'s signature and ignored)."""
     u = torch.zeros_like(current[0])
     out = []
     for t in range(current.shape[0]):
@@ -317,7 +321,7 @@ def check_equivalence(spec: ArchSpec, frames: torch.Tensor, labels: torch.Tensor
     hard: sastc ``hard`` mode vs snnTorch forward (both Heaviside): spikes of every
     layer identical, logits equal up to float rounding (sastc's readout is a closed
     form, snnTorch's a loop). conventional: sastc ``conventional`` mode vs snnTorch
-    with ``surrogate.sigmoid(slope=k)``: same logits and loss; gradients of sastc's
+    with :func:`sigmoid_surrogate` of slope ``k``: same logits and loss; gradients of sastc's
     hand-written backward vs ``lif_scan_reference`` (autograd, same function), of
     snnTorch vs :func:`detached_reset_scan` (autograd, reset detached), and, for
     information, sastc vs snnTorch directly (they differ by the reset's gradient).
@@ -406,10 +410,21 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, frames: torch
 
 @dataclass
 class Timing:
-    """Seconds per step of each timed repeat (wall clock and process CPU time)."""
+    """Per step, for each timed repeat: wall-clock and process CPU seconds, and minor page
+    faults (memory the allocator handed back to the OS and touches again)."""
 
     wall: list[float]
     cpu: list[float]
+    faults: list[float]
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (0 where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def time_models(models: dict[str, nn.Module], batches: list[tuple[torch.Tensor, torch.Tensor]],
@@ -421,15 +436,16 @@ def time_models(models: dict[str, nn.Module], batches: list[tuple[torch.Tensor, 
     for name in names:
         for i in range(warmup):
             train_step(models[name], optimizers[name], *batches[i % len(batches)])
-    timings = {name: Timing([], []) for name in names}
+    timings = {name: Timing([], [], []) for name in names}
     step = 0
     for repeat in range(repeats):
         for name in names[repeat % len(names):] + names[:repeat % len(names)]:
-            wall, cpu = time.perf_counter(), time.process_time()
+            wall, cpu, faults = time.perf_counter(), time.process_time(), minor_faults()
             for i in range(iters):
                 train_step(models[name], optimizers[name], *batches[(step + i) % len(batches)])
             timings[name].wall.append((time.perf_counter() - wall) / iters)
             timings[name].cpu.append((time.process_time() - cpu) / iters)
+            timings[name].faults.append((minor_faults() - faults) / iters)
         step += iters
     return timings
 
@@ -461,6 +477,7 @@ def throughput(case: Case, settings: Settings, batches: list[tuple[torch.Tensor,
         "ratio_vs_snntorch": {n: paired_ratio(t.wall, snn.wall) for n, t in timings.items()
                               if n != "snntorch"},
         "seconds_per_step": {n: t.wall for n, t in timings.items()},
+        "page_faults_per_step": {n: statistics.median(t.faults) for n, t in timings.items()},
     }
 
 
@@ -530,13 +547,38 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _cpu_ticks() -> tuple[int, int] | None:
+    """``(busy, total)`` jiffies of all CPUs from ``/proc/stat``; None where there is none."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_cpus(seconds: float = 1.0) -> float | None:
+    """How many CPUs other processes kept busy during ``seconds`` (this one sleeps)."""
+    before = _cpu_ticks()
+    time.sleep(seconds)
+    after = _cpu_ticks()
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1]) * (os.cpu_count() or 1)
+
+
 def machine_info(threads: int) -> dict[str, Any]:
     import snntorch
 
     return {"torch": torch.__version__, "snntorch": snntorch.__version__,
             "python": platform.python_version(), "threads": threads,
             "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "busy_cpus": busy_cpus()}
+
+
+def _cpus(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
 
 
 MODEL_LABELS = {"sastc-conventional": "sastc conventional", "sastc-surrogate": "sastc surrogate",
@@ -545,9 +587,10 @@ MODEL_LABELS = {"sastc-conventional": "sastc conventional", "sastc-surrogate": "
 
 def throughput_table(rows: list[dict[str, Any]]) -> str:
     """One line per case and model: samples/s (wall: median [slowest-fastest repeat]; CPU
-    time: median) and the time ratio to snnTorch (paired median [min-max]; best/best)."""
+    time: median), the time ratio to snnTorch (paired median [min-max]; best/best) and the
+    median minor page faults per step."""
     lines = [f"{'case':<11} {'input':<8} {'model':<19} {'samples/s':>22} {'cpu-time':>9}  "
-             f"{'x snnTorch':>22} {'best/best':>9}"]
+             f"{'x snnTorch':>22} {'best/best':>9} {'faults/step':>11}"]
     for row in rows:
         shape = "x".join(str(d) for d in row["input"])
         best_snn = max(row["samples_per_s"]["snntorch"]["max"], 1e-12)
@@ -559,7 +602,8 @@ def throughput_table(rows: list[dict[str, Any]]) -> str:
             best = f"{rate['max'] / best_snn:.2f}x" if ratio else ""
             lines.append(f"{row['case']:<11} {shape:<8} {label:<19} "
                          f"{rate['median']:7.1f} [{rate['min']:5.0f}-{rate['max']:5.0f}] "
-                         f"{cpu['median']:9.1f}  {paired:>22} {best:>9}")
+                         f"{cpu['median']:9.1f}  {paired:>22} {best:>9} "
+                         f"{row['page_faults_per_step'][name]:11.0f}")
             row, shape = {**row, "case": ""}, ""
     return "\n".join(lines)
 
@@ -597,29 +641,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-epochs", action="store_true", help="throughput only")
     parser.add_argument("--profile", action="store_true",
                         help="print the top ops of a training step of sastc and snnTorch")
+    parser.add_argument("--no-malloc-tuning", dest="malloc_tuning", action="store_false",
+                        help="keep glibc's default allocator settings (sastc train tunes them, "
+                             "see sastc/train/memory.py; the tuning applies to both libraries)")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
-    settings = replace(QUICK if args.quick else Settings(), threads=args.threads)
-    torch.set_num_threads(settings.threads)
-    cases = [c for c in CASES if c.name in args.cases.split(",")]
-    report: dict[str, Any] = {"machine": machine_info(settings.threads),
-                              "settings": asdict(settings), "equivalence": {},
-                              "throughput": []}
-    print(f"torch {report['machine']['torch']}, snntorch {report['machine']['snntorch']}, "
-          f"{settings.threads} threads, {report['machine']['cpu']}; load average "
-          f"{report['machine']['load_average']}")
+def throughput_part(cases: list[Case], settings: Settings, nmnist_dir: str | None,
+                    profile: bool, report: dict[str, Any]) -> None:
+    """Per case: check equivalence (stop if it fails), time, optionally profile; print."""
     for case in cases:
-        batches = case_batches(case, settings, args.nmnist_dir)
+        batches = case_batches(case, settings, nmnist_dir)
         check = check_equivalence(case.spec(), *batches[0], seed=settings.seed)
         report["equivalence"][case.name] = check
         print(equivalence_line(case.name, check), flush=True)
         if not check["ok"]:
             raise SystemExit(f"{case.name}: sastc and snnTorch disagree; not timing")
         report["throughput"].append(throughput(case, settings, batches))
-        if args.profile:
+        if profile:
             for name in ("sastc-conventional", "snntorch"):
                 print(f"--- {case.name}, {name}: top ops of a training step")
                 print(profile_step(make_models(case.spec(), settings.seed)[name], batches[0]))
@@ -627,19 +666,41 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"T={settings.time_bins}, batch {settings.batch_size}, {settings.threads} threads, "
           f"{settings.repeats} repeats of {settings.iters} steps; x snnTorch = snnTorch time / "
           "model time, paired per repeat; best/best = fastest repeats")
-    print(throughput_table(report["throughput"]))
+    print(throughput_table(report["throughput"]), flush=True)
+
+
+def epoch_part(settings: Settings, report: dict[str, Any]) -> None:
+    data = synthetic_set(32, 12, settings.epoch_samples, settings.time_bins, settings.seed)
+    report["epochs"] = epoch_costs(data, settings)
+    print(f"\nSAST cost per epoch: run_epoch on synthetic ({len(data)} samples, "
+          f"{report['epochs']['steps']} steps, batch {settings.batch_size}, rho 0.05)")
+    print(epoch_table(report["epochs"]))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    settings = replace(QUICK if args.quick else Settings(), threads=args.threads)
+    torch.set_num_threads(settings.threads)
+    malloc_tuned = tune_allocator() if args.malloc_tuning else False
+    if args.malloc_tuning and not malloc_tuned:
+        print("warning: --malloc-tuning: mallopt is not available here (not glibc?)")
+    machine = machine_info(settings.threads)
+    report: dict[str, Any] = {"machine": machine, "equivalence": {}, "throughput": [],
+                              "settings": {**asdict(settings), "malloc_tuning": malloc_tuned}}
+    print(f"torch {machine['torch']}, snntorch {machine['snntorch']}, {settings.threads} "
+          f"threads, {machine['cpu']} ({machine['cpu_count']} CPUs); other processes busy on "
+          f"{_cpus(machine['busy_cpus'])} CPUs; malloc tuning {'on' if malloc_tuned else 'off'}",
+          flush=True)
+    throughput_part([c for c in CASES if c.name in args.cases.split(",")], settings,
+                    args.nmnist_dir, args.profile, report)
     if not args.skip_epochs:
-        data = synthetic_set(32, 12, settings.epoch_samples, settings.time_bins, settings.seed)
-        report["epochs"] = epoch_costs(data, settings)
-        print(f"\nSAST cost per epoch: run_epoch on synthetic ({len(data)} samples, "
-              f"{report['epochs']['steps']} steps, batch {settings.batch_size}, rho 0.05)")
-        print(epoch_table(report["epochs"]))
-    report["machine"]["load_average_end"] = (list(os.getloadavg()) if hasattr(os, "getloadavg")
-                                             else None)
-    load = report["machine"]["load_average"]
-    if load and load[0] >= 0.5:
-        print(f"\nwarning: load average {load[0]:.2f} at the start: other processes were "
-              "running, so the timings are noisy")
+        epoch_part(settings, report)
+    machine["busy_cpus_end"] = busy_cpus()
+    busy = max(machine["busy_cpus"] or 0.0, machine["busy_cpus_end"] or 0.0)
+    if busy >= 0.2:
+        print(f"\nwarning: other processes kept {busy:.1f} CPUs busy (before: "
+              f"{_cpus(machine['busy_cpus'])}, after: {_cpus(machine['busy_cpus_end'])}); "
+              "the timings are noisy")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     return report

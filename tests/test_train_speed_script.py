@@ -82,6 +82,7 @@ def test_throughput_structure(bench, tiny) -> None:
     row = bench.throughput(case, settings, batches)
     names = {"sastc-conventional", "sastc-surrogate", "snntorch", "snntorch-folded"}
     assert set(row["samples_per_s"]) == names == set(row["cpu_samples_per_s"])
+    assert set(row["page_faults_per_step"]) == names
     assert set(row["ratio_vs_snntorch"]) == names - {"snntorch"}
     for summary in row["samples_per_s"].values():
         assert 0 < summary["min"] <= summary["median"] <= summary["max"]

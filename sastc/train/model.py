@@ -67,8 +67,12 @@ class SpikingNet(nn.Module):
                 continue
             if trace is not None:
                 trace.synapse_inputs.append(x.detach().sum(dim=0))
-            current = _unfold(module(_fold(x) if isinstance(spec_layer, Conv)
-                                     else _fold(x).flatten(1)), steps)
+            if isinstance(spec_layer, Conv):
+                # channels-last lets oneDNN skip converting layouts around every convolution
+                inputs = _fold(x).contiguous(memory_format=torch.channels_last)
+            else:
+                inputs = _fold(x).flatten(1)
+            current = _unfold(module(inputs), steps)
             if isinstance(spec_layer, Readout):
                 return leaky_readout(current, spec_layer.beta)
             x = lif_scan(current, spec_layer.beta, spec_layer.threshold, self.spec.steepness,

@@ -26,6 +26,7 @@ from sastc.train.config import TrainConfig
 from sastc.train.data_setup import TrainingData, build_spec, load_training_data
 from sastc.train.epoch import run_epoch
 from sastc.train.evaluate import evaluate
+from sastc.train.memory import tune_allocator
 from sastc.train.model import SpikingNet, init_weights
 from sastc.train.sam import SAM
 
@@ -141,6 +142,7 @@ def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist) -> tuple
                           "continue it, or choose another --out directory")
     if config.threads:
         torch.set_num_threads(config.threads)
+    tune_allocator()
     data = load_training_data(config, progress=config.progress and dist.is_main)
     steps = max(len(data.train) // config.batch_size, 1)
     run = new_run(config, data, steps)
