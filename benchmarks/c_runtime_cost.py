@@ -10,6 +10,7 @@ per sample counts: event scatter, leak/threshold of every neuron, spike packing.
 
     python benchmarks/c_runtime_cost.py --data-dir PATH/TO/NMNIST --samples 20
     python benchmarks/c_runtime_cost.py            # random 5% frames instead
+    python benchmarks/c_runtime_cost.py --build build-int8 --data-dir PATH/TO/NMNIST  # a compiled model
 
 Needs gcc and valgrind.
 """
@@ -52,16 +53,27 @@ def build_qnet(arch: str, profile: str, seed: int) -> tuple[QNet, EmitInput]:
     return qnet, EmitInput(graph, net, qnet)
 
 
-def load_samples(data_dir: str | None, samples: int, seed: int) -> tuple[np.ndarray, str]:
+def load_build(build: str) -> tuple[QNet, EmitInput]:
+    """The QNet and float graph of a directory written by ``sastc compile``."""
+    from sastc.ir.graph import load_graph
+    from sastc.ir.quantized import load_qnet
+
+    graph = load_graph(Path(build) / "graph.sastc.npz")
+    qnet = load_qnet(Path(build) / "model.npz")
+    return qnet, EmitInput(graph, fuse(graph), qnet)
+
+
+def load_samples(data_dir: str | None, samples: int, seed: int,
+                 time_bins: int = TIME_BINS) -> tuple[np.ndarray, str]:
     """N-MNIST test frames (class-stratified) or random 5% frames; and which it is."""
     if data_dir:
         from sastc.data import load_frames
 
-        frames = load_frames("nmnist", "test", data_dir=data_dir, time_bins=TIME_BINS,
+        frames = load_frames("nmnist", "test", data_dir=data_dir, time_bins=time_bins,
                              limit=samples, cache_dir=False, progress=False).frames
         return frames, f"N-MNIST test, first {samples} of the stratified order"
     rng = np.random.default_rng(seed)
-    frames = (rng.random((samples, TIME_BINS, *INPUT_SHAPE)) < 0.05).astype(np.uint8)
+    frames = (rng.random((samples, time_bins, *INPUT_SHAPE)) < 0.05).astype(np.uint8)
     return frames, f"{samples} random frames, 5% density"
 
 
@@ -80,10 +92,9 @@ def callgrind_instructions(executable: Path, frames: np.ndarray, workdir: Path) 
     return int(match.group(1))
 
 
-def measure(arch: str, profile: str, frames: np.ndarray, seed: int, opt: str,
+def measure(qnet: QNet, emit_input: EmitInput, frames: np.ndarray, opt: str,
             extra_flags: tuple[str, ...] = ()) -> dict:
     """Instructions, effective SynOps and their ratio for one model on ``frames``."""
-    qnet, emit_input = build_qnet(arch, profile, seed)
     simulator = IntegerSimulator(qnet)
     counter = simulator.synops_counter()
     simulator.run(frames, synops=counter)
@@ -93,8 +104,13 @@ def measure(arch: str, profile: str, frames: np.ndarray, seed: int, opt: str,
         emit_c_header(emit_input, build)
         executable = build_harness(build, opt=opt, extra_flags=extra_flags)
         instructions = callgrind_instructions(executable, frames, build)
-    return {"arch": arch, "profile": profile, "instructions": instructions,
-            "synops": synops, "ratio": instructions / synops}
+    return {"instructions": instructions, "synops": synops, "ratio": instructions / synops}
+
+
+def report(name: str, row: dict, samples: int) -> None:
+    print(f"{name:72s} instructions/sample {row['instructions'] / samples:12.0f} "
+          f"effective SynOps/sample {row['synops'] / samples:12.0f} "
+          f"instructions/SynOp {row['ratio']:.3f}")
 
 
 def main() -> None:
@@ -106,17 +122,24 @@ def main() -> None:
     parser.add_argument("--cflags", default="", help="extra compiler flags, e.g. -march=x86-64-v2")
     parser.add_argument("--arch", action="append", help="architecture spec (repeatable)")
     parser.add_argument("--profile", action="append", choices=PROFILES)
+    parser.add_argument("--build", action="append",
+                        help="a build directory from 'sastc compile' (repeatable); replaces --arch")
     args = parser.parse_args()
-    frames, source = load_samples(args.data_dir, args.samples, args.seed)
     flags = tuple(args.cflags.split())
+    if args.build:
+        for build in args.build:
+            qnet, emit_input = load_build(build)
+            frames, source = load_samples(args.data_dir, args.samples, args.seed, qnet.time_bins)
+            print(f"data: {source}; gcc {args.opt} {args.cflags}")
+            report(build, measure(qnet, emit_input, frames, args.opt, flags), frames.shape[0])
+        return
+    frames, source = load_samples(args.data_dir, args.samples, args.seed)
     print(f"data: {source}; gcc {args.opt} {args.cflags}; per sample = total / {frames.shape[0]}")
     for arch in args.arch or ARCHS:
         for profile in args.profile or PROFILES:
-            row = measure(arch, profile, frames, args.seed, args.opt, flags)
-            n = frames.shape[0]
-            print(f"{profile:10s} {arch:60s} instructions/sample {row['instructions'] / n:12.0f} "
-                  f"effective SynOps/sample {row['synops'] / n:12.0f} "
-                  f"instructions/SynOp {row['ratio']:.3f}")
+            qnet, emit_input = build_qnet(arch, profile, args.seed)
+            report(f"{profile} {arch}", measure(qnet, emit_input, frames, args.opt, flags),
+                   frames.shape[0])
 
 
 if __name__ == "__main__":
