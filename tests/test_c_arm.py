@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sastc.backends.c_header import RUNTIME_CODE_BYTES, model_memory, write_build
+from sastc.backends.c_checks import RUNTIME_CODE_BYTES, model_memory
+from sastc.backends.c_header import write_build
 from sastc.ir import fuse
 from sastc.ir.build import graph_from_spec, random_params
 from sastc.ir.quantized import QNet

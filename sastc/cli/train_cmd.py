@@ -18,7 +18,7 @@ def training_options(function):
         click.option("--arch", default=None,
                      help='Layers, e.g. "conv(16, 5, stride=2) conv(32, 3, stride=2) readout".'),
         click.option("--steepness", "-k", type=float, default=None,
-                     help="Surrogate sigmoid steepness k (default 5)."),
+                     help="Surrogate sigmoid steepness k (dataset preset: 5 synthetic, 3 N-MNIST)."),
         click.option("--sam-batch", type=click.Choice(SAM_BATCHES), default="independent",
                      show_default=True, help="Second SAM gradient on an independent or the same batch."),
         click.option("--compute-matched", is_flag=True,
@@ -68,7 +68,7 @@ def default_out(config: TrainConfig) -> str:
 @click.option("--mode", type=click.Choice(MODES), default="sast", show_default=True,
               help="sast: surrogate forward + SAM; surrogate: rho 0; conventional: hard forward, "
                    "surrogate backward.")
-@click.option("--rho", type=float, default=None, help="SAM radius (sast only; preset 0.05).")
+@click.option("--rho", type=float, default=None, help="SAM radius (sast only; preset 0.2).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Run directory (default runs/<dataset>-<mode>-<time>).")

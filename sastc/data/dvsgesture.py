@@ -147,7 +147,7 @@ INFO = DatasetInfo(
     sensor_size=(2, 128 // DEFAULT_DOWNSAMPLE, 128 // DEFAULT_DOWNSAMPLE),
     classes=GESTURE_CLASSES,
     default_time_bins=20,
-    default_arch="",
+    default_arch="conv(16, 5, stride=2) pool(2) conv(32, 3, stride=2) pool(2) dense(128) readout",
     needs_data_dir=True,
     description="IBM DVS Gesture: 11 hand and arm gestures (128x128, downsampled 4x to 32x32)",
     default_downsample=DEFAULT_DOWNSAMPLE,

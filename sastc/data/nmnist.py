@@ -151,7 +151,7 @@ INFO = DatasetInfo(
     sensor_size=NMNIST_SENSOR,
     classes=NMNIST_CLASSES,
     default_time_bins=16,
-    default_arch="conv(16, 5, stride=2) conv(32, 3, stride=2) readout",
+    default_arch="conv(16, 5, stride=2) pool(2) conv(32, 3) dense(64) readout",
     needs_data_dir=True,
     description="N-MNIST: MNIST digits recorded by an ATIS event camera (34x34, 10 classes)",
     default_downsample=1,

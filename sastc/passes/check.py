@@ -58,7 +58,7 @@ def layer_ranges(layer: QLayer, x_max: int, accumulator_bits: int, time_bins: in
 
 def memory_use(qnet: QNet) -> dict[str, int]:
     """Flash and RAM of the compiled model as the C runtime lays it out."""
-    from sastc.backends.c_header import model_memory
+    from sastc.backends.c_checks import model_memory
 
     return model_memory(qnet)
 

@@ -54,10 +54,10 @@ class TrainConfig:
 
     @property
     def effective_rho(self) -> float:
-        """SAM radius: ``rho`` for SAST (default 0.05 when not given), 0 otherwise."""
+        """SAM radius: ``rho`` for SAST (0.2 when not given), 0 otherwise."""
         if self.mode != "sast":
             return 0.0
-        return 0.05 if self.rho is None else float(self.rho)
+        return 0.2 if self.rho is None else float(self.rho)
 
     @property
     def spike_mode(self) -> str:
