@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import sastc.train.model as sastc_model
-from sastc.data import load_frames
+from sastc.data import DATASETS, load_frames
 from sastc.data.base import FrameSet
 from sastc.spec import ArchSpec, Conv, Dense, Pool, Readout, parse_arch
 from sastc.train.config import TrainConfig
@@ -65,7 +65,6 @@ from sastc.train.model import SpikingNet, Trace, init_weights
 from sastc.train.run import new_run
 from sastc.train.sam import SAM
 
-DEFAULT_ARCH = "conv(16, 5, stride=2) conv(32, 3, stride=2) readout"
 READOUT_THRESHOLD = 1e9  # a readout snn.Leaky that never fires (its spikes are unused anyway)
 INIT_GAIN = 2.0  # sastc's default --init-gain
 LR = 2e-3  # sastc's default --lr (Adam)
@@ -87,8 +86,9 @@ class Case:
 
 
 CASES = (
-    Case("nmnist", DEFAULT_ARCH, 34, 10),
-    Case("synthetic", DEFAULT_ARCH, 32, 12),
+    Case("nmnist", DATASETS["nmnist"].default_arch, 34, 10),
+    Case("synthetic", DATASETS["synthetic"].default_arch, 32, 12),
+    Case("strided", "conv(16, 5, stride=2) conv(32, 3, stride=2) readout", 34, 10),
     Case("pool-dense", "conv(16, 5, stride=2) pool(2) dense(128) readout", 34, 10),
 )
 
@@ -504,7 +504,7 @@ def epoch_costs(data: FrameSet, settings: Settings, arch: str | None = None,
                 configs: dict[str, dict[str, Any]] = EPOCH_CONFIGS) -> dict[str, Any]:
     """Median epoch seconds per config over interleaved repeats (after one untimed epoch),
     and the ratio to the first config (rho = 0), also paired per repeat. The other
-    options are sastc's defaults (Adam, lr 2e-3, cosine schedule, rho 0.05)."""
+    options are sastc's defaults (Adam, lr 2e-3, cosine schedule, rho 0.2)."""
     base = TrainConfig(dataset="synthetic", arch=arch, epochs=1, batch_size=settings.batch_size,
                        seed=settings.seed, progress=False)
     names = list(configs)
@@ -673,7 +673,7 @@ def epoch_part(settings: Settings, report: dict[str, Any]) -> None:
     data = synthetic_set(32, 12, settings.epoch_samples, settings.time_bins, settings.seed)
     report["epochs"] = epoch_costs(data, settings)
     print(f"\nSAST cost per epoch: run_epoch on synthetic ({len(data)} samples, "
-          f"{report['epochs']['steps']} steps, batch {settings.batch_size}, rho 0.05)")
+          f"{report['epochs']['steps']} steps, batch {settings.batch_size}, rho 0.2)")
     print(epoch_table(report["epochs"]))
 
 

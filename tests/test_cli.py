@@ -111,3 +111,21 @@ def test_unwritable_output_directory_is_named(tmp_path: Path, trained_checkpoint
                  "--no-progress", "--no-verify")
     assert f"cannot create output directory {blocker}" in err
     assert blocker.read_text().startswith("a file")
+
+
+def test_sweep_trains_every_rho_and_seed_and_plots(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    args = ["sweep", *TINY, "--arch", "conv(4, 3, stride=2) readout", "--epochs", "1",
+            "--batch-size", "16", "--rho", "0,0.2", "--seeds", "0,1", "--out", str(out),
+            "--no-progress"]
+    code, _, err = invoke(*args)
+    assert code == 0, err
+    result = json.loads((out / "sweep.json").read_text())
+    runs = {(r["mode"], r["rho"], r["seed"]) for r in result["runs"]}
+    assert runs == {("surrogate", 0.0, 0), ("surrogate", 0.0, 1), ("sast", 0.2, 0),
+                    ("sast", 0.2, 1), ("conventional", 0.0, 0), ("conventional", 0.0, 1)}
+    assert {e["seeds"] for e in result["summary"]} == {2}
+    assert (out / "rho_sweep.png").stat().st_size > 1000
+    code, _, err = invoke(*args)  # a restarted sweep reuses finished runs, training nothing
+    assert code == 0 and err.count("(resuming)") == 6 and "  loss " not in err
+    assert json.loads((out / "sweep.json").read_text())["runs"] == result["runs"]

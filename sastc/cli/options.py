@@ -17,12 +17,10 @@ def _synthetic_pairs(values: tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"--synthetic expects KEY=VALUE (e.g. n_train=500); got {item!r}")
         try:
-            options[key] = int(raw)
-        except ValueError:
-            try:
-                options[key] = float(raw)
-            except ValueError as exc:
-                raise ConfigError(f"--synthetic {key}: expected a number, got {raw!r}") from exc
+            value = float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"--synthetic {key}: expected a number, got {raw!r}") from exc
+        options[key] = int(value) if value.is_integer() else value
     return options
 
 
