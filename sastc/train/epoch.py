@@ -85,6 +85,7 @@ def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     batches = batch_indices(len(data), config.batch_size, generator)
     losses, correct, seen = [], 0, 0
     bar = tqdm(_pairs(batches, config, len(data), generator), total=len(batches), leave=False,
+               position=1,
                desc=description, disable=bar_disabled(config.progress and dist.is_main),
                unit="batch")
     for first_idx, second_idx in bar:

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
 
 from sastc.atomic import write_text_atomic
 from sastc.errors import ConfigError, TrainingDiverged
+from sastc.progress import bar_disabled
 from sastc.train import distributed
 from sastc.train.checkpoint import checkpoint_spec, load_checkpoint, save_checkpoint
 from sastc.train.config import TrainConfig
@@ -163,6 +167,10 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist) 
     trained = (DistributedDataParallel(run.model) if dist.enabled else run.model)
     sam = SAM(list(run.model.parameters()), config.effective_rho) if config.effective_rho else None
     path = out_dir / CHECKPOINT_NAME
+    bar = tqdm(total=config.total_epochs, initial=run.epoch, desc="training", unit="epoch",
+               disable=bar_disabled(config.progress and dist.is_main), file=sys.stderr)
+    if not bar.disable:  # epoch lines go above the bars instead of breaking them
+        log = partial(tqdm.write, file=sys.stderr)
     while run.epoch < config.total_epochs:
         label = f"epoch {run.epoch + 1}/{config.total_epochs}"
         try:
@@ -184,7 +192,9 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist) 
             save_checkpoint(path, checkpoint_content(run, config, data,
                                                      run.epoch >= config.total_epochs))
             write_metrics(out_dir, run.history)
+        bar.update()
         dist.barrier()
+    bar.close()
     if dist.is_main:
         _finish(out_dir, run, config, data, log)
     return run.history[-1]
