@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from sastc.backends import EmitInput, get_emitter
-from sastc.backends.c_codegen import runtime_weights, state_words, unpack_int4
+from sastc.backends.c_codegen import (
+    layer_sums,
+    pack_weights,
+    packed_words,
+    runtime_weights,
+    state_words,
+    unpack_weights,
+)
 from sastc.backends.c_header import HEADER_FILE, RUNTIME_FILES, write_build
 from sastc.errors import CompileError
 from sastc.ir import fuse
@@ -54,10 +61,8 @@ def _gcc() -> str:
     return gcc
 
 
-@pytest.mark.parametrize(("profile", "ctype"), [("int8-fixed", "int8_t"),
-                                                ("int4-fixed", "uint8_t")])
-def test_weight_arrays_are_int8_or_packed_nibbles(tmp_path: Path, profile: str,
-                                                  ctype: str) -> None:
+@pytest.mark.parametrize("profile", ["int8-fixed", "int4-fixed"])
+def test_weight_arrays_are_packed_words(tmp_path: Path, profile: str) -> None:
     model = make_emit_input(profile)
     written = get_emitter("c-header")(model, tmp_path)
     assert {p.name for p in written} == {HEADER_FILE, *RUNTIME_FILES}
@@ -65,23 +70,30 @@ def test_weight_arrays_are_int8_or_packed_nibbles(tmp_path: Path, profile: str,
     assert sorted(arrays) == list(range(len(model.qnet.layers)))
     for index, layer in enumerate(model.qnet.layers):
         declared_type, length, values = arrays[index]
-        count = layer.weight_q.size
-        assert declared_type == ctype
-        if profile == "int4-fixed":
-            assert length == values.size == math.ceil(count / 2), layer.name
-            assert np.array_equal(unpack_int4(values.astype(np.uint8), count),
-                                  runtime_weights(layer))
-        else:
-            assert length == count and np.array_equal(values, runtime_weights(layer))
+        weights = runtime_weights(layer)  # dense rows padded to a multiple of 16
+        lanes = 4 if profile == "int4-fixed" else 2
+        assert declared_type == "uint16_t"
+        assert length == values.size == math.ceil(weights.size / (8 * lanes)) * 8, layer.name
+        assert np.array_equal(unpack_weights(values, weights.size, layer.weight_bits), weights)
 
 
-def test_odd_int4_weight_count_takes_ceil_half(tmp_path: Path) -> None:
-    model = make_emit_input("int4-fixed", arch="conv(3,3,stride=2) conv(3,3) readout")
-    write_build(model.qnet, tmp_path)
-    arrays = header_weights((tmp_path / HEADER_FILE).read_text())
-    counts = [layer.weight_q.size for layer in model.qnet.layers]
-    assert any(n % 2 for n in counts)
-    assert [arrays[i][1] for i in range(len(counts))] == [math.ceil(n / 2) for n in counts]
+@pytest.mark.parametrize(("bits", "lanes"), [(2, 4), (3, 4), (4, 4), (5, 2), (8, 2)])
+def test_packing_order_and_padding(bits: int, lanes: int) -> None:
+    """Field f of word k of a block is weight 8 f + k; the last block is padded with zeros."""
+    rng = np.random.default_rng(bits)
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    width = 16 // lanes
+    for count in (1, 7, 8 * lanes - 1, 8 * lanes, 8 * lanes + 1, 100):
+        values = rng.integers(low, high + 1, count)
+        words = pack_weights(values, bits)
+        assert words.dtype == np.uint16 and words.size == packed_words(count, bits)
+        assert np.array_equal(unpack_weights(words, count, bits), values)
+        for j in range(words.size * lanes):
+            block, within = divmod(j, 8 * lanes)
+            word = int(words[8 * block + within % 8])
+            field = (word >> (width * (within // 8))) & ((1 << width) - 1)
+            expected = int(values[j]) & ((1 << width) - 1) if j < count else 0
+            assert field == expected, (count, j)
 
 
 def test_header_is_data_only(tmp_path: Path) -> None:
@@ -109,7 +121,8 @@ def test_header_compiles_and_state_size_agrees(tmp_path: Path, profile: str) -> 
     neurons = [int(np.prod(layer.geometry.out_shape)) for layer in qnet.layers]
     text = (tmp_path / HEADER_FILE).read_text()
     flushing = [int(v) != (1 << 32) - 1 for v in re.findall(r"\.flush_events = (\d+)u", text)]
-    words = state_words(neurons, flushing, len(qnet.classes))
+    words = state_words(neurons, flushing, len(qnet.classes),
+                        [layer_sums(layer) for layer in qnet.layers])
     assert runtime.state_bytes == (4 * words, 4 * words)
 
 

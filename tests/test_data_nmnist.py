@@ -10,7 +10,7 @@ import pytest
 import tonic
 import tonic.io
 
-import sastc.data.nmnist as nmnist_module
+import sastc.data.folders as folders_module
 from sastc.data import DATASETS, load_frames
 from sastc.data.events import EVENT_DTYPE
 from sastc.data.nmnist import read_nmnist_bin
@@ -47,7 +47,7 @@ def test_registry_entry() -> None:
     info = DATASETS["nmnist"]
     assert info.sensor_size == (2, 34, 34) and len(info.classes) == 10
     assert info.default_time_bins == 16 and info.needs_data_dir
-    assert info.default_arch == "conv(16, 5, stride=2) conv(32, 3, stride=2) readout"
+    assert info.default_arch == "conv(16, 5, stride=2) pool(2) conv(32, 3) dense(64) readout"
 
 
 def test_reader_decodes_the_record_format(tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_real_subset_second_load_uses_the_cache(nmnist_dir: Path, tmp_path: Path
     def refuse(path: object) -> None:
         raise AssertionError(f"read {path} although the frames were cached")
 
-    monkeypatch.setattr(nmnist_module, "read_nmnist_bin", refuse)
+    monkeypatch.setattr(folders_module, "file_reader", lambda files, read: refuse)
     second = load_frames("nmnist", "test", **options)
     assert second.meta["from_cache"] and np.array_equal(first.frames, second.frames)
 

@@ -16,6 +16,7 @@ from sastc import numerics
 from sastc.backends.c_codegen import (
     MODEL_STRUCT_BYTES,
     layer_data_bytes,
+    layer_sums,
     state_words,
     strings_bytes,
 )
@@ -180,7 +181,7 @@ def model_memory(qnet: QNet) -> dict[str, int]:
     facts = prove_layers(qnet)
     neurons = [int(np.prod(layer.geometry.out_shape)) for layer in qnet.layers]
     state = 4 * state_words(neurons, [f.flush_events != UINT32_MAX for f in facts],
-                            len(qnet.classes))
+                            len(qnet.classes), [layer_sums(layer) for layer in qnet.layers])
     model = (sum(layer_data_bytes(layer) for layer in qnet.layers) + MODEL_STRUCT_BYTES
              + strings_bytes(qnet.classes))
     frame = int(np.prod(qnet.input_shape))

@@ -1,14 +1,15 @@
-"""Helpers of the C-header emitter: C literals, weight layouts, INT4 packing, state size.
+"""Helpers of the C-header emitter: C literals, weight layouts, weight packing, state size.
 
 The runtime (``targets/runtime``) reads weights in layouts chosen for
 event-driven scatter; these functions permute a QNet's arrays into them:
 
 - conv ``[C_out, C_in, k, k]`` -> ``[C_in][ky][kx][C_out]``
-- dense ``[out, C*H*W]`` (the simulator flattens C-H-W) -> ``[(y*W + x)*C + c][out]``
-- INT4: two's-complement nibbles, ``ceil(n / 2)`` bytes, in blocks of 32 elements (16
-  bytes): element ``j < 16`` of a block in the low nibble of the block's byte ``j``, element
-  ``16 + j`` in its high nibble (a last block of ``m < 32`` elements splits at
-  ``ceil(m / 2)``), see :func:`int4_slots`
+- dense ``[out, C*H*W]`` (the simulator flattens C-H-W) -> ``[(y*W + x)*C + c][out]``, each
+  row padded with zero weights to :func:`dense_row_length` (a multiple of 16)
+- packing (:func:`pack_weights`): ``uint16_t`` words in blocks of 8 words; a word holds
+  ``lanes`` two's-complement fields (2 of 8 bits for 5..8-bit weights, 4 of 4 bits for
+  2..4-bit weights), field ``f`` of word ``k`` of a block is weight ``8 f + k`` of the
+  block, and the weights are padded with zeros to whole blocks
 """
 
 from __future__ import annotations
@@ -22,54 +23,62 @@ import numpy as np
 from sastc.ir.quantized import QLayer
 
 VALUES_PER_LINE = 16
+BLOCK_WORDS = 8  # words per packed block: one 16-byte vector
 
 
-INT4_BLOCK = 32
+def word_lanes(weight_bits: int) -> int:
+    """Weights per 16-bit word: 4 nibbles for 2..4-bit weights, else 2 bytes.
 
-
-def int4_slots(count: int) -> np.ndarray:
-    """Nibble slot of each of ``count`` INT4 elements: slot ``2 * byte + (0 low, 1 high)``.
-
-    Elements go in blocks of 32 (the last may hold ``m < 32``); with ``h = ceil(m / 2)``
-    (16 for a full block), element ``j < h`` of a block is the low nibble of the block's
-    byte ``j`` and element ``j >= h`` the high nibble of byte ``j - h``. A block takes ``h``
-    bytes, so ``n`` weights take ``ceil(n / 2)`` bytes, and any 16 aligned weights of a
-    full block are the low or the high nibbles of 16 consecutive bytes (one vector load).
-
-    >>> int4_slots(5).tolist()   # one short block, h = 3: bytes 0,1,2 low, then 0,1 high
-    [0, 2, 4, 1, 3]
-    >>> int4_slots(34)[[0, 15, 16, 31, 32, 33]].tolist()
-    [0, 30, 1, 31, 32, 33]
+    >>> word_lanes(4), word_lanes(8)
+    (4, 2)
     """
-    index = np.arange(count)
-    start = index - index % INT4_BLOCK
-    half = (np.minimum(count - start, INT4_BLOCK) + 1) // 2
-    j = index - start
-    high = j >= half
-    return 2 * (start // 2 + np.where(high, j - half, j)) + high
+    return 4 if weight_bits <= 4 else 2
 
 
-def pack_int4(values: np.ndarray) -> np.ndarray:
-    """Pack signed 4-bit values (two's complement) in the order of :func:`int4_slots`.
+def packed_words(count: int, weight_bits: int) -> int:
+    """``uint16_t`` words of ``count`` packed weights: whole blocks of ``8 * lanes`` weights.
 
-    >>> pack_int4(np.array([1, -1, -8, 7, 3])).tolist()   # bytes: (1, 7), (-1, 3), (-8, 0)
-    [113, 63, 8]
+    >>> packed_words(800, 4), packed_words(801, 4), packed_words(10, 8)
+    (200, 208, 8)
+    """
+    block = BLOCK_WORDS * word_lanes(weight_bits)
+    return -(-count // block) * BLOCK_WORDS
+
+
+def pack_weights(values: np.ndarray, weight_bits: int) -> np.ndarray:
+    """Pack signed weights into ``uint16`` words (see the module docstring): weight ``j`` of a
+    block of ``8 * lanes`` is field ``j // 8`` (bits ``[F (j // 8), F (j // 8 + 1))``,
+    ``F = 16 / lanes``) of the block's word ``j % 8``. With 16 lanes of int16 sums in one
+    vector, a block's word vector yields sums for 8 consecutive outputs per field by one
+    shift left and one arithmetic shift right.
+
+    >>> pack_weights(np.array([1, -1, 2]), 8)[:3].tolist()   # words 0..2: (1, 0), (-1, 0), (2, 0)
+    [1, 255, 2]
+    >>> pack_weights(np.arange(32) % 8 - 4, 4)[0] == (0xC | 0xC << 4 | 0xC << 8 | 0xC << 12)
+    np.True_
     """
     flat = np.asarray(values, dtype=np.int64).ravel()
-    nibbles = np.zeros(2 * ((flat.size + 1) // 2), dtype=np.uint8)
-    nibbles[int4_slots(flat.size)] = (flat & 0xF).astype(np.uint8)
-    return (nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8)
+    lanes = word_lanes(weight_bits)
+    field = 16 // lanes
+    padded = np.zeros(packed_words(flat.size, weight_bits) * lanes, dtype=np.int64)
+    padded[:flat.size] = flat
+    fields = (padded & ((1 << field) - 1)).reshape(-1, lanes, BLOCK_WORDS)  # [block, f, k]
+    words = sum(fields[:, f, :] << (field * f) for f in range(lanes))
+    return np.asarray(words, dtype=np.uint16).ravel()
 
 
-def unpack_int4(packed: np.ndarray, count: int) -> np.ndarray:
-    """Inverse of :func:`pack_int4`: the ``count`` signed values.
+def unpack_weights(words: np.ndarray, count: int, weight_bits: int) -> np.ndarray:
+    """Inverse of :func:`pack_weights`: the first ``count`` signed weights.
 
-    >>> unpack_int4(np.array([113, 63, 8], dtype=np.uint8), 5).tolist()
-    [1, -1, -8, 7, 3]
+    >>> unpack_weights(pack_weights(np.array([3, -4, 7, -8, 0]), 4), 5, 4).tolist()
+    [3, -4, 7, -8, 0]
     """
-    data = np.asarray(packed, dtype=np.uint8)
-    nibbles = np.stack([data & 0xF, data >> 4], axis=1).ravel()[int4_slots(count)]
-    return np.where(nibbles >= 8, nibbles.astype(np.int64) - 16, nibbles.astype(np.int64))
+    lanes = word_lanes(weight_bits)
+    field = 16 // lanes
+    data = np.asarray(words, dtype=np.int64).reshape(-1, 1, BLOCK_WORDS)
+    fields = (data >> (field * np.arange(lanes)[None, :, None])) & ((1 << field) - 1)
+    signed = np.where(fields >= 1 << (field - 1), fields - (1 << field), fields)
+    return signed.ravel()[:count]
 
 
 def kx_order(kernel: int, stride: int) -> list[int]:
@@ -97,19 +106,37 @@ def conv_weight_layout(weight_q: np.ndarray, stride: int) -> np.ndarray:
     return np.ascontiguousarray(ordered.transpose(1, 2, 3, 0))
 
 
+DENSE_ROW_MULTIPLE = 16  # dense weight rows are padded to whole runs of 16 sums
+
+
+def dense_row_length(out: int) -> int:
+    """Weights per input row of a dense layer in the runtime's layout: ``out`` rounded up to
+    a multiple of 16, so that one input event adds whole 16-sum runs (the padding weights are
+    zero and reach sums past the layer's outputs, which stay zero).
+
+    >>> dense_row_length(10), dense_row_length(64)
+    (16, 64)
+    """
+    return -(-out // DENSE_ROW_MULTIPLE) * DENSE_ROW_MULTIPLE
+
+
 def dense_weight_layout(weight_q: np.ndarray, pooled_shape: Sequence[int]) -> np.ndarray:
-    """``[out, fan_in]`` (fan_in flattened C-H-W) to ``[in][out]`` with rows in H-W-C order.
+    """``[out, fan_in]`` (fan_in flattened C-H-W) to ``[in][out]`` with rows in H-W-C order,
+    each row padded with zeros to :func:`dense_row_length` weights.
 
     >>> w = np.arange(8).reshape(2, 4)   # 2 outputs, input (C=2, H=1, W=2): c0x0 c0x1 c1x0 c1x1
-    >>> dense_weight_layout(w, (2, 1, 2)).tolist()   # rows: x0c0, x0c1, x1c0, x1c1
-    [[0, 4], [2, 6], [1, 5], [3, 7]]
+    >>> dense_weight_layout(w, (2, 1, 2))[:, :3].tolist()   # rows: x0c0, x0c1, x1c0, x1c1
+    [[0, 4, 0], [2, 6, 0], [1, 5, 0], [3, 7, 0]]
     """
     matrix = np.asarray(weight_q).reshape(np.asarray(weight_q).shape[0], -1)
     if len(pooled_shape) == 1:
-        return np.ascontiguousarray(matrix.T)
-    c, h, w = pooled_shape
-    return np.ascontiguousarray(matrix.reshape(-1, c, h, w).transpose(2, 3, 1, 0).reshape(-1,
-                                                                                         matrix.shape[0]))
+        rows = matrix.T
+    else:
+        c, h, w = pooled_shape
+        rows = matrix.reshape(-1, c, h, w).transpose(2, 3, 1, 0).reshape(-1, matrix.shape[0])
+    padded = np.zeros((rows.shape[0], dense_row_length(rows.shape[1])), dtype=rows.dtype)
+    padded[:, :rows.shape[1]] = rows
+    return padded
 
 
 def spans(size: int, pool: int, op: str, kernel: int = 1, stride: int = 1, padding: int = 0,
@@ -145,6 +172,38 @@ def spans(size: int, pool: int, op: str, kernel: int = 1, stride: int = 1, paddi
     return table
 
 
+def span_offsets(table: Sequence[tuple[int, int, int]], axis: str, op: str, kernel: int,
+                 out_c: int, out_w: int, in_c: int, pooled_w: int) -> list[tuple[int, int, int]]:
+    """The span table as the runtime stores it: ``(sums, weights, count)`` per input
+    coordinate, from ``(first, count, tap)`` of :func:`spans` (mirror of ``expected_span`` in
+    sastc_check.c). An event at ``(c, y, x)`` reaches ``rows[y].count x cols[x].count`` outputs;
+    the first one's sums start at ``rows[y].sums + cols[x].sums`` and its weights at element
+    ``rows[y].weights + cols[x].weights + c * channel_step``.
+
+    conv rows: ``(first * out_w * C_out, ky * k * C_out, count)``, conv columns:
+    ``(first * C_out, slot * C_out, count)``; dense rows: ``(0, py * pooled_w * C_in * R, 1)``,
+    dense columns: ``(0, px * C_in * R, 1)`` with ``R`` the padded row length
+    (:func:`dense_row_length`); a dropped coordinate is ``(0, 0, 0)``.
+
+    >>> span_offsets([(0, 1, 2), (0, 2, 0)], "cols", "conv", 3, 4, 3, 1, 5)
+    [(0, 8, 1), (0, 0, 2)]
+    >>> span_offsets([(2, 1, 0), (0, 0, 0)], "rows", "dense", 1, 10, 1, 4, 3)
+    [(0, 384, 1), (0, 0, 0)]
+    """
+    rows = axis == "rows"
+    out = []
+    for first, count, tap in table:
+        if count == 0:
+            out.append((0, 0, 0))
+        elif op == "dense":
+            row = dense_row_length(out_c)
+            out.append((0, first * (pooled_w if rows else 1) * in_c * row, count))
+        else:
+            out.append((first * (out_w if rows else 1) * out_c,
+                        tap * (kernel if rows else 1) * out_c, count))
+    return out
+
+
 def c_struct_array(ctype: str, name: str, rows: Sequence[Sequence[int]]) -> str:
     """A ``static const`` array of structs initialised from integer tuples.
 
@@ -170,7 +229,8 @@ def dims3(shape: Sequence[int]) -> tuple[int, int, int]:
 
 
 def runtime_weights(layer: QLayer) -> np.ndarray:
-    """The layer's weights in the runtime's order (conv or dense layout above), flat int64."""
+    """The layer's weights in the runtime's order (conv or dense layout above, dense rows
+    padded), flat int64."""
     g = layer.geometry
     if g.op == "conv":
         return conv_weight_layout(layer.weight_q, g.stride).ravel().astype(np.int64)
@@ -178,9 +238,9 @@ def runtime_weights(layer: QLayer) -> np.ndarray:
 
 
 POINTER_BYTES = 4          # the microcontroller targets are 32-bit
-LAYER_STRUCT_BYTES = 60    # sizeof(sastc_layer) with 4-byte pointers
+LAYER_STRUCT_BYTES = 56    # sizeof(sastc_layer) with 4-byte pointers
 MODEL_STRUCT_BYTES = 36    # sizeof(sastc_model)
-SPAN_BYTES = 4             # sizeof(sastc_span)
+SPAN_BYTES = 12            # sizeof(sastc_span)
 
 
 def aligned(size: int, alignment: int = 4) -> int:
@@ -193,11 +253,10 @@ def aligned(size: int, alignment: int = 4) -> int:
 
 
 def layer_data_bytes(layer: QLayer) -> int:
-    """Flash of one layer in model.h on a 32-bit target: weights (``ceil(n / 2)`` bytes
-    packed INT4, else ``n``), biases and thresholds (int32), span tables and its table
-    entry; every array counted up to 4-byte alignment."""
-    count = int(layer.weight_q.size)
-    weights = (count + 1) // 2 if layer.weight_bits <= 4 else count
+    """Flash of one layer in model.h on a 32-bit target: packed weights (:func:`packed_words`
+    ``uint16_t`` words), biases and thresholds (int32), span tables and its table entry;
+    every array counted up to 4-byte alignment."""
+    weights = 2 * packed_words(runtime_weights(layer).size, layer.weight_bits)
     channels = int(layer.geometry.out_shape[0])
     _, in_h, in_w = dims3(layer.geometry.in_shape)
     thresholds = 4 * channels if layer.neuron == "lif" else 0
@@ -215,17 +274,39 @@ def strings_bytes(labels: Sequence[str]) -> int:
     return POINTER_BYTES * len(labels) + sum(aligned(len(str(s).encode()) + 1) for s in labels)
 
 
-def state_words(neurons: Sequence[int], flushing: Sequence[bool], num_classes: int) -> int:
-    """32-bit words of runtime state (mirror of ``sastc_plan_layout`` in sastc_rt.c):
-    membranes and spike bits per layer, logits, the int32 sums of the layers whose int16
-    partial sums may be flushed (``flushing``) and the int16 partial sums, reused by every layer.
+STATE_ALIGN_WORDS = 4  # the runtime aligns its arrays to 16 bytes (4 words)
 
-    >>> state_words([4624, 2592, 10], [False, False, True], 10)
-    9785
+
+def state_words(neurons: Sequence[int], flushing: Sequence[bool], num_classes: int,
+                sums: Sequence[int] | None = None) -> int:
+    """32-bit words of runtime state (mirror of ``sastc_plan_layout`` in sastc_rt.c):
+    membranes per layer (each padded to 4 words), spike bits per layer, logits, one flag bit
+    per 32 neurons of every layer (blocks touched since the reset), the int32 sums of the
+    layers whose int16 partial sums may be flushed (``flushing``) and the int16 partial sums
+    (``sums``: per layer, default its neurons; a dense layer needs its padded row length),
+    reused by every layer (both from a 4-word boundary), plus 3 words of slack so that the
+    runtime can start at a 16-byte boundary of a 4-byte aligned buffer.
+
+    >>> state_words([4624, 2592, 10], [False, False, True], 10, [4624, 2592, 16])
+    9803
     """
+    def up(words: int) -> int:
+        return -(-words // STATE_ALIGN_WORDS) * STATE_ALIGN_WORDS
+
+    sums = list(neurons) if sums is None else list(sums)
     wide = max([n for n, flush in zip(neurons, flushing, strict=True) if flush], default=0)
     bits = sum(math.ceil(n / 32) for n in neurons)
-    return sum(neurons) + bits + num_classes + wide + math.ceil(max(neurons) / 2)
+    flags = sum(math.ceil(math.ceil(n / 32) / 32) for n in neurons)
+    offset = up(sum(up(n) for n in neurons) + bits + num_classes + flags) + up(wide)
+    return offset + math.ceil(max(sums) / 2) + STATE_ALIGN_WORDS - 1
+
+
+def layer_sums(layer: QLayer) -> int:
+    """int16 partial sums a layer needs: its neurons, or a dense layer's padded row length."""
+    neurons = int(np.prod(layer.geometry.out_shape))
+    if layer.geometry.op == "dense":
+        return max(neurons, dense_row_length(neurons))
+    return neurons
 
 
 def c_identifier(text: str) -> str:

@@ -30,8 +30,10 @@ from sastc.backends.c_codegen import (
     c_string,
     c_struct_array,
     dims3,
-    pack_int4,
+    layer_sums,
+    pack_weights,
     runtime_weights,
+    span_offsets,
     spans,
     state_words,
 )
@@ -40,25 +42,23 @@ from sastc.ir.quantized import QLayer, QNet
 from sastc.targets import runtime_dir
 
 HEADER_FILE = "model.h"
-ABI_VERSION = 1
+ABI_VERSION = 2
 RUNTIME_FILES = ("sastc_rt.h", "sastc_internal.h", "sastc_numerics.h", "sastc_rows.h",
                  "sastc_synapse.h", "sastc_status.def", "sastc_rt.c", "sastc_check.c",
                  "sastc_synapse.c", "sastc_neuron.c")
 def _layer_arrays(index: int, layer: QLayer) -> list[str]:
     prefix = f"sastc_l{index}"
-    weights = runtime_weights(layer)
-    if layer.weight_bits <= 4:
-        arrays = [c_array("uint8_t", f"{prefix}_weights", pack_int4(weights))]
-    else:
-        arrays = [c_array("int8_t", f"{prefix}_weights", weights)]
+    arrays = [c_array("uint16_t", f"{prefix}_weights",
+                      pack_weights(runtime_weights(layer), layer.weight_bits))]
     arrays.append(c_array("int32_t", f"{prefix}_bias", layer.bias_q.astype(np.int64)))
     if layer.neuron == "lif":
         arrays.append(c_array("int32_t", f"{prefix}_theta", layer.theta_q.astype(np.int64)))
     g = layer.geometry
-    (_, in_h, in_w), (_, out_h, out_w) = dims3(g.in_shape), dims3(g.out_shape)
+    (in_c, in_h, in_w), (out_c, out_h, out_w) = dims3(g.in_shape), dims3(g.out_shape)
     for axis, size, outputs in (("rows", in_h, out_h), ("cols", in_w, out_w)):
         table = spans(size, g.pool, g.op, g.kernel, g.stride, g.padding, outputs,
                       slots=axis == "cols")
+        table = span_offsets(table, axis, g.op, g.kernel, out_c, out_w, in_c, in_w // g.pool)
         arrays.append(c_struct_array("sastc_span", f"{prefix}_{axis}", table))
     return arrays
 
@@ -66,7 +66,6 @@ def _layer_arrays(index: int, layer: QLayer) -> list[str]:
 def _layer_entry(index: int, layer: QLayer, facts: LayerFacts) -> str:
     g, prefix = layer.geometry, f"sastc_l{index}"
     (ic, ih, iw), (oc, oh, ow) = dims3(g.in_shape), dims3(g.out_shape)
-    packed = layer.weight_bits <= 4
     fields = [f".op = SASTC_OP_{g.op.upper()}", f".neuron = SASTC_NEURON_{layer.neuron.upper()}",
               f".weight_bits = {layer.weight_bits}", f".pool = {g.pool}", f".kernel = {g.kernel}",
               f".stride = {g.stride}", f".padding = {g.padding}",
@@ -76,8 +75,7 @@ def _layer_entry(index: int, layer: QLayer, facts: LayerFacts) -> str:
               f".out_h = {oh}", f".out_w = {ow}", f".beta_q = {layer.beta_q}",
               f".unsaturated_steps = {facts.unsaturated_steps}u",
               f".flush_events = {facts.flush_events}u",
-              f".weights_i8 = {'NULL' if packed else prefix + '_weights'}",
-              f".weights_i4 = {prefix + '_weights' if packed else 'NULL'}",
+              f".weights = {prefix}_weights",
               f".bias_q = {prefix}_bias",
               f".theta_q = {prefix + '_theta' if layer.neuron == 'lif' else 'NULL'}",
               f".row_spans = {prefix}_rows", f".col_spans = {prefix}_cols"]
@@ -87,7 +85,7 @@ def _layer_entry(index: int, layer: QLayer, facts: LayerFacts) -> str:
 def _describe(index: int, layer: QLayer) -> str:
     g = layer.geometry
     order = "[C_in][ky][kx slot][C_out]" if g.op == "conv" else "[in (H-W-C)][out]"
-    packing = "INT4 packed (see the top of this file)" if layer.weight_bits <= 4 else "INT8"
+    packing = ("4-bit fields" if layer.weight_bits <= 4 else "8-bit fields") + " (see the top)"
     return (f"/* layer {index} {c_comment(layer.name)}: {g.op} {g.in_shape} pool {g.pool} -> "
             f"{g.out_shape}, k{g.kernel} s{g.stride} p{g.padding}, {layer.neuron.upper()}; "
             f"weights {order}, {packing} */")
@@ -97,7 +95,7 @@ def _macros(qnet: QNet, facts: list[LayerFacts]) -> list[str]:
     c, h, w = dims3(tuple(qnet.input_shape))
     neurons = [int(np.prod(layer.geometry.out_shape)) for layer in qnet.layers]
     words = state_words(neurons, [f.flush_events != UINT32_MAX for f in facts],
-                        len(qnet.classes))
+                        len(qnet.classes), [layer_sums(layer) for layer in qnet.layers])
     return [f"#define SASTC_MODEL_NUM_LAYERS {len(qnet.layers)}u",
             f"#define SASTC_MODEL_NUM_CLASSES {len(qnet.classes)}u",
             f"#define SASTC_MODEL_TIME_BINS {qnet.time_bins}u",
@@ -125,11 +123,10 @@ LAYOUT_COMMENT = """ *
  * Layouts (docs/runtime.md): input frames uint8 [C][H][W]; neurons H-W-C; conv weights
  * [C_in][ky][kx slot][C_out] with kernel columns by phase kx % stride, then kx descending;
  * dense weights [in][out], a (C, H, W) input flattened as (y * W + x) * C + c.
- * INT4 weights: two's-complement nibbles, ceil(n / 2) bytes, in blocks of 32 weights in
- * 16 bytes: weight j < 16 of a block is the low nibble of the block's byte j, weight
- * 16 + j the high nibble of byte j; a last block of m < 32 weights takes h = ceil(m / 2)
- * bytes, weight j < h in the low nibble of byte j, weight j >= h in the high nibble of
- * byte j - h. INT8 weights are int8_t; biases and thresholds int32_t. */"""
+ * Weights are packed in uint16_t words, in blocks of 8 words: a word holds two 8-bit
+ * fields (weight_bits 5..8) or four 4-bit fields (2..4), two's complement, and field f of
+ * word k of a block is weight 8 f + k of the block (blocks of 16 or 32 weights; the last
+ * block is padded with zeros). Biases and thresholds are int32_t. */"""
 
 
 def render_header(qnet: QNet, facts: list[LayerFacts], name: str = "model") -> str:

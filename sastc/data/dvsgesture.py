@@ -14,22 +14,13 @@ microseconds, ``t_us = t_ms * 1000``, as tonic does); the file name is the label
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from sastc.data.events import (
-    CALIB_SIZE,
-    DatasetInfo,
-    Recordings,
-    SourceOptions,
-    calib_subset,
-    check_in_sensor,
-    file_fingerprint,
-    file_reader,
-    make_events,
-    sort_by_time,
-)
+from sastc.data.events import DatasetInfo, check_in_sensor, make_events, sort_by_time
+from sastc.data.folders import FolderLayout, open_folder_split
 from sastc.errors import DataError
 
 GESTURE_SENSOR = (2, 128, 128)
@@ -37,11 +28,7 @@ GESTURE_CLASSES = (
     "hand_clapping", "right_hand_wave", "left_hand_wave", "right_arm_cw", "right_arm_ccw",
     "left_arm_cw", "left_arm_ccw", "arm_roll", "air_drums", "air_guitar", "other_gestures",
 )
-SPLIT_FOLDERS = {"train": "ibmGestureTrain", "test": "ibmGestureTest"}
 DEFAULT_DOWNSAMPLE = 4
-DOWNLOAD_DIR = Path("~/.cache/sastc/datasets")
-LAYOUT = ("tonic's DVS Gesture layout: ibmGestureTrain/<user>_<lighting>/<label>.npy and "
-          "ibmGestureTest/... (or a parent folder containing DVSGesture/)")
 
 
 def read_gesture_npy(path: str | os.PathLike[str]) -> np.ndarray:
@@ -69,18 +56,6 @@ def _load_columns(path: Path) -> np.ndarray:
     return columns
 
 
-def find_gesture_root(data_dir: str | os.PathLike[str]) -> Path:
-    """The folder holding ``ibmGestureTrain/`` and/or ``ibmGestureTest/``."""
-    path = Path(data_dir).expanduser()
-    if not path.is_dir():
-        raise DataError(f"DVS Gesture data dir {path} does not exist; expected {LAYOUT}")
-    for candidate in (path, path / "DVSGesture"):
-        if any((candidate / folder).is_dir() for folder in SPLIT_FOLDERS.values()):
-            return candidate
-    raise DataError(f"DVS Gesture data dir {path} has no ibmGestureTrain/ or ibmGestureTest/ "
-                    f"folder; expected {LAYOUT}")
-
-
 def _label_of(path: Path) -> int:
     if not path.stem.isdigit() or int(path.stem) >= len(GESTURE_CLASSES):
         raise DataError(f"DVS Gesture file {path}: the name must be the label 0..10, "
@@ -88,58 +63,21 @@ def _label_of(path: Path) -> int:
     return int(path.stem)
 
 
-def list_gesture_files(root: Path, split: str) -> tuple[list[Path], np.ndarray]:
-    """``(files, labels)`` of one split: user folders in order, labels in numeric order."""
-    split_dir = root / SPLIT_FOLDERS[split]
-    if not split_dir.is_dir():
-        raise DataError(f"DVS Gesture data dir {root} has no {SPLIT_FOLDERS[split]}/ folder for "
-                        f"the {split} split; expected {LAYOUT}")
+def _walk_users(split_dir: Path) -> tuple[list[Path], np.ndarray]:
+    """``(files, labels)`` of one split folder: user folders in order, labels numerically."""
     files = []
     for user_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
         files += sorted(user_dir.glob("*.npy"), key=lambda p: (len(p.stem), p.stem))
-    if not files:
-        raise DataError(f"DVS Gesture split folder {split_dir} holds no .npy recordings; "
-                        f"expected {LAYOUT}")
     return files, np.asarray([_label_of(path) for path in files], dtype=np.int64)
 
 
-def _tonic_files(options: SourceOptions, split: str) -> tuple[Path, list[Path], np.ndarray]:
-    """Files of ``split`` through ``tonic.datasets.DVSGesture``, downloading what is missing."""
-    from tonic import datasets
-
-    save_to = _download_target(options.data_dir)
-    dataset = datasets.DVSGesture(save_to=str(save_to), train=split == "train")
-    files = [Path(name) for name in dataset.data]
-    if not files:
-        raise DataError(f"tonic found no DVS Gesture {split} recordings under "
-                        f"{save_to / 'DVSGesture'}")
-    return save_to / "DVSGesture", files, np.asarray(dataset.targets, dtype=np.int64)
-
-
-def _download_target(data_dir: Path | None) -> Path:
-    if data_dir is None:
-        return DOWNLOAD_DIR.expanduser()
-    data_dir = Path(data_dir).expanduser()
-    return data_dir.parent if data_dir.name == "DVSGesture" else data_dir
-
-
-def _locate(split: str, options: SourceOptions) -> tuple[Path, list[Path], np.ndarray]:
-    if options.download:
-        return _tonic_files(options, split)
-    if options.data_dir is None:
-        raise DataError("DVS Gesture needs its recordings: pass --data-dir (data_dir=) pointing "
-                        f"at a local copy in {LAYOUT}, or --download (download=True) to fetch it")
-    root = find_gesture_root(options.data_dir)
-    return (root, *list_gesture_files(root, split))
-
-
-def open_gesture(split: str, options: SourceOptions) -> Recordings:
-    """The DVS Gesture recordings of ``split``; calib is a stratified subset of train."""
-    if split == "calib":
-        return calib_subset(open_gesture("train", options), "dvsgesture/calib", CALIB_SIZE)
-    root, files, labels = _locate(split, options)
-    return Recordings(f"dvsgesture/{split}", labels, GESTURE_CLASSES, GESTURE_SENSOR, str(root),
-                      file_fingerprint(root, files), file_reader(files, read_gesture_npy))
+LAYOUT = FolderLayout(
+    name="dvsgesture", title="DVS Gesture", folder="DVSGesture", tonic_class="DVSGesture",
+    split_folders={"train": "ibmGestureTrain", "test": "ibmGestureTest"},
+    layout=("tonic's DVS Gesture layout: ibmGestureTrain/<user>_<lighting>/<label>.npy and "
+            "ibmGestureTest/... (or a parent folder containing DVSGesture/)"),
+    classes=GESTURE_CLASSES, sensor=GESTURE_SENSOR, extension=".npy",
+    walk=_walk_users, read=read_gesture_npy)
 
 
 INFO = DatasetInfo(
@@ -151,5 +89,5 @@ INFO = DatasetInfo(
     needs_data_dir=True,
     description="IBM DVS Gesture: 11 hand and arm gestures (128x128, downsampled 4x to 32x32)",
     default_downsample=DEFAULT_DOWNSAMPLE,
-    open_split=open_gesture,
+    open_split=partial(open_folder_split, LAYOUT),
 )

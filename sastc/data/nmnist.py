@@ -19,33 +19,20 @@ Each ``.bin`` file holds 5-byte events: ``x = b0``, ``y = b1``, ``p = b2 >> 7``,
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from sastc.data.events import (
-    CALIB_SIZE,
-    DatasetInfo,
-    Recordings,
-    SourceOptions,
-    calib_subset,
-    check_in_sensor,
-    file_fingerprint,
-    file_reader,
-    make_events,
-    sort_by_time,
-)
+from sastc.data.events import DatasetInfo, check_in_sensor, make_events, sort_by_time
+from sastc.data.folders import FolderLayout, open_folder_split
 from sastc.errors import DataError
 
 NMNIST_SENSOR = (2, 34, 34)
 NMNIST_CLASSES = tuple(str(digit) for digit in range(10))
-SPLIT_FOLDERS = {"train": "Train", "test": "Test"}
 OVERFLOW_Y = 240
 OVERFLOW_STEP_US = 2**13
 RECORD_BYTES = 5
-DOWNLOAD_DIR = Path("~/.cache/sastc/datasets")
-LAYOUT = ("tonic's N-MNIST layout: Train/<digit>/<id>.bin and Test/<digit>/<id>.bin "
-          "(or a parent folder containing NMNIST/)")
 
 
 def read_nmnist_bin(path: str | os.PathLike[str]) -> np.ndarray:
@@ -76,23 +63,8 @@ def _read_bytes(path: Path) -> np.ndarray:
     return raw
 
 
-def find_nmnist_root(data_dir: str | os.PathLike[str]) -> Path:
-    """The folder holding ``Train/`` and/or ``Test/``: ``data_dir`` or ``data_dir/NMNIST``."""
-    path = Path(data_dir).expanduser()
-    if not path.is_dir():
-        raise DataError(f"N-MNIST data dir {path} does not exist; expected {LAYOUT}")
-    for candidate in (path, path / "NMNIST"):
-        if any((candidate / folder).is_dir() for folder in SPLIT_FOLDERS.values()):
-            return candidate
-    raise DataError(f"N-MNIST data dir {path} has no Train/ or Test/ folder; expected {LAYOUT}")
-
-
-def list_nmnist_files(root: Path, split: str) -> tuple[list[Path], np.ndarray]:
-    """``(files, labels)`` of one split, digit folders in order, files sorted by name."""
-    split_dir = root / SPLIT_FOLDERS[split]
-    if not split_dir.is_dir():
-        raise DataError(f"N-MNIST data dir {root} has no {SPLIT_FOLDERS[split]}/ folder for "
-                        f"the {split} split; expected {LAYOUT}")
+def _walk_digits(split_dir: Path) -> tuple[list[Path], np.ndarray]:
+    """``(files, labels)`` of one split folder: digit folders in order, files sorted by name."""
     files, labels = [], []
     for digit_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
         if digit_dir.name not in NMNIST_CLASSES:
@@ -101,49 +73,16 @@ def list_nmnist_files(root: Path, split: str) -> tuple[list[Path], np.ndarray]:
         digit_files = sorted(digit_dir.glob("*.bin"))
         files += digit_files
         labels += [int(digit_dir.name)] * len(digit_files)
-    if not files:
-        raise DataError(f"N-MNIST split folder {split_dir} holds no .bin recordings; "
-                        f"expected {LAYOUT}")
     return files, np.asarray(labels, dtype=np.int64)
 
 
-def _tonic_files(options: SourceOptions, split: str) -> tuple[Path, list[Path], np.ndarray]:
-    """Files of ``split`` through ``tonic.datasets.NMNIST``, downloading what is missing."""
-    from tonic import datasets
-
-    save_to = _download_target(options.data_dir)
-    dataset = datasets.NMNIST(save_to=str(save_to), train=split == "train")
-    files = [Path(name) for name in dataset.data]
-    if not files:
-        raise DataError(f"tonic found no N-MNIST {split} recordings under {save_to / 'NMNIST'}")
-    return save_to / "NMNIST", files, np.asarray(dataset.targets, dtype=np.int64)
-
-
-def _download_target(data_dir: Path | None) -> Path:
-    """tonic's ``save_to``: the parent of an ``NMNIST`` folder, or ``data_dir`` itself."""
-    if data_dir is None:
-        return DOWNLOAD_DIR.expanduser()
-    data_dir = Path(data_dir).expanduser()
-    return data_dir.parent if data_dir.name == "NMNIST" else data_dir
-
-
-def _locate(split: str, options: SourceOptions) -> tuple[Path, list[Path], np.ndarray]:
-    if options.download:
-        return _tonic_files(options, split)
-    if options.data_dir is None:
-        raise DataError("N-MNIST needs its recordings: pass --data-dir (data_dir=) pointing at "
-                        f"a local copy in {LAYOUT}, or --download (download=True) to fetch it")
-    root = find_nmnist_root(options.data_dir)
-    return (root, *list_nmnist_files(root, split))
-
-
-def open_nmnist(split: str, options: SourceOptions) -> Recordings:
-    """The N-MNIST recordings of ``split``; calib is a stratified subset of train."""
-    if split == "calib":
-        return calib_subset(open_nmnist("train", options), "nmnist/calib", CALIB_SIZE)
-    root, files, labels = _locate(split, options)
-    return Recordings(f"nmnist/{split}", labels, NMNIST_CLASSES, NMNIST_SENSOR, str(root),
-                      file_fingerprint(root, files), file_reader(files, read_nmnist_bin))
+LAYOUT = FolderLayout(
+    name="nmnist", title="N-MNIST", folder="NMNIST", tonic_class="NMNIST",
+    split_folders={"train": "Train", "test": "Test"},
+    layout=("tonic's N-MNIST layout: Train/<digit>/<id>.bin and Test/<digit>/<id>.bin "
+            "(or a parent folder containing NMNIST/)"),
+    classes=NMNIST_CLASSES, sensor=NMNIST_SENSOR, extension=".bin",
+    walk=_walk_digits, read=read_nmnist_bin)
 
 
 INFO = DatasetInfo(
@@ -155,5 +94,5 @@ INFO = DatasetInfo(
     needs_data_dir=True,
     description="N-MNIST: MNIST digits recorded by an ATIS event camera (34x34, 10 classes)",
     default_downsample=1,
-    open_split=open_nmnist,
+    open_split=partial(open_folder_split, LAYOUT),
 )
