@@ -1,23 +1,21 @@
 """The graph: named nodes, directed edges and metadata, with a lossless file format.
 
 A ``.sastc.npz`` file holds every array parameter under ``<node>/<field>`` and a
-JSON header (``__graph__``) with the rest; :func:`load_graph` after
+JSON header with the rest (``sastc.ir.npzfile``); :func:`load_graph` after
 :func:`save_graph` gives back equal arrays, bit for bit.
 """
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sastc.atomic import write_atomic
-from sastc.errors import CheckpointError, GraphError
+from sastc.errors import GraphError
 from sastc.ir.nodes import Input, Node, Output, Shape, node_from_dict
+from sastc.ir.npzfile import load_npz, save_npz
 
 GRAPH_FORMAT = "sastc-graph"
 GRAPH_VERSION = 1
@@ -125,27 +123,12 @@ def _split_arrays(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 def save_graph(graph: Graph, path: str | Path) -> Path:
     """Write ``graph`` to ``path`` (npz) atomically."""
     header, arrays = _split_arrays(graph)
-    header.update(format=GRAPH_FORMAT, version=GRAPH_VERSION)
-    payload = {"__graph__": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays}
-
-    def write(tmp: Path) -> None:
-        with tmp.open("wb") as handle:
-            np.savez(handle, **payload)
-
-    return write_atomic(path, write)
+    return save_npz(path, GRAPH_FORMAT, GRAPH_VERSION, header, arrays)
 
 
 def load_graph(path: str | Path) -> Graph:
     """Read a graph written by :func:`save_graph`."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            header = json.loads(bytes(archive["__graph__"]).decode())
-            arrays = {key: archive[key] for key in archive.files if key != "__graph__"}
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not a sastc graph file ({exc})") from exc
-    if header.get("format") != GRAPH_FORMAT:
-        raise CheckpointError(f"{path}: not a sastc graph file (format {header.get('format')!r})")
+    header, arrays = load_npz(path, GRAPH_FORMAT, "a sastc graph file")
     for params in header["nodes"].values():
         for key, value in params.items():
             if isinstance(value, dict) and "__array__" in value:

@@ -11,17 +11,14 @@ so one step is exactly ``sastc.numerics.lif_step`` (or ``li_step``).
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sastc.atomic import write_atomic
-from sastc.errors import CheckpointError
 from sastc.ir.layers import Geometry, Shape
+from sastc.ir.npzfile import load_npz, save_npz
 
 QNET_FORMAT = "sastc-qnet"
 QNET_VERSION = 1
@@ -75,33 +72,18 @@ class QNet:
 
 def save_qnet(qnet: QNet, path: str | Path) -> Path:
     """Write ``qnet`` as an npz file atomically (the ``npz`` emitter's format)."""
-    header = {"format": QNET_FORMAT, "version": QNET_VERSION,
-              "input_shape": list(qnet.input_shape), "time_bins": qnet.time_bins,
+    header = {"input_shape": list(qnet.input_shape), "time_bins": qnet.time_bins,
               "classes": list(qnet.classes), "input_clip": qnet.input_clip,
               "profile": qnet.profile, "metadata": qnet.metadata,
               "layers": [layer.to_header() for layer in qnet.layers]}
     arrays = {f"{i}/{name}": getattr(layer, name)
               for i, layer in enumerate(qnet.layers) for name in _ARRAY_FIELDS}
-    payload = {"__qnet__": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays}
-
-    def write(tmp: Path) -> None:
-        with tmp.open("wb") as handle:
-            np.savez(handle, **payload)
-
-    return write_atomic(path, write)
+    return save_npz(path, QNET_FORMAT, QNET_VERSION, header, arrays)
 
 
 def load_qnet(path: str | Path) -> QNet:
     """Read a file written by :func:`save_qnet`."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            header = json.loads(bytes(archive["__qnet__"]).decode())
-            arrays = {key: archive[key] for key in archive.files if key != "__qnet__"}
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not a compiled sastc model ({exc})") from exc
-    if header.get("format") != QNET_FORMAT:
-        raise CheckpointError(f"{path}: not a compiled sastc model (format {header.get('format')!r})")
+    header, arrays = load_npz(path, QNET_FORMAT, "a compiled sastc model")
     layers = []
     for i, entry in enumerate(header["layers"]):
         params = {name: arrays[f"{i}/{name}"] for name in _ARRAY_FIELDS}
