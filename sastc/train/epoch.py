@@ -74,6 +74,35 @@ def _pairs(batches: list[torch.Tensor], config: TrainConfig, count: int,
         yield from zip(batches, second, strict=True)
 
 
+def loss_closure(model: torch.nn.Module, frames: torch.Tensor, labels: torch.Tensor,
+                 keep_logits: list[torch.Tensor] | None = None):
+    """A closure computing the cross-entropy of ``model`` on one batch and its gradient."""
+    def closure() -> torch.Tensor:
+        logits = model(frames)
+        if keep_logits is not None:
+            keep_logits.append(logits.detach())
+        loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        return loss
+
+    return closure
+
+
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sam: SAM | None,
+               source: Batches, first_idx: torch.Tensor, second_idx: torch.Tensor | None
+               ) -> tuple[float, int, int]:
+    """One update (SAST when ``sam`` and a second batch are given); (loss, correct, seen)."""
+    x1, y1 = source.get(first_idx)
+    logits: list[torch.Tensor] = []
+    first = loss_closure(model, x1, y1, logits)
+    if second_idx is None or sam is None:
+        loss = plain_step(optimizer, first)
+    else:
+        x2, y2 = (x1, y1) if second_idx is first_idx else source.get(second_idx)
+        loss = sam_step(optimizer, sam, first, loss_closure(model, x2, y2))
+    return loss, int((logits[0].argmax(1) == y1).sum()), len(y1)
+
+
 def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
               scheduler: torch.optim.lr_scheduler.LRScheduler, sam: SAM | None, data: FrameSet,
               config: TrainConfig, dist: Dist, generator: torch.Generator,
@@ -85,35 +114,13 @@ def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     batches = batch_indices(len(data), config.batch_size, generator)
     losses, correct, seen = [], 0, 0
     bar = tqdm(_pairs(batches, config, len(data), generator), total=len(batches), leave=False,
-               position=1,
-               desc=description, disable=bar_disabled(config.progress and dist.is_main),
-               unit="batch")
+               position=1, desc=description, unit="batch",
+               disable=bar_disabled(config.progress and dist.is_main))
     for first_idx, second_idx in bar:
-        x1, y1 = source.get(first_idx)
-        logits_holder: list[torch.Tensor] = []
-
-        def first(x1=x1, y1=y1, holder=logits_holder) -> torch.Tensor:
-            logits = model(x1)
-            holder.append(logits.detach())
-            loss = F.cross_entropy(logits, y1)
-            loss.backward()
-            return loss
-
-        if second_idx is None or sam is None:
-            loss = plain_step(optimizer, first)
-        else:
-            x2, y2 = (x1, y1) if second_idx is first_idx else source.get(second_idx)
-
-            def second(x2=x2, y2=y2) -> torch.Tensor:
-                loss = F.cross_entropy(model(x2), y2)
-                loss.backward()
-                return loss
-
-            loss = sam_step(optimizer, sam, first, second)
+        loss, hits, count = train_step(model, optimizer, sam, source, first_idx, second_idx)
         scheduler.step()
         losses.append(loss)
-        correct += int((logits_holder[0].argmax(1) == y1).sum())
-        seen += len(y1)
+        correct, seen = correct + hits, seen + count
         bar.set_postfix(loss=f"{loss:.3f}")
     steps = len(batches)
     mean_loss = dist.sum(sum(losses) / max(steps, 1)) / dist.world
