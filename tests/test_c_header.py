@@ -15,7 +15,6 @@ import pytest
 
 from sastc.backends import EmitInput, get_emitter
 from sastc.backends.c_codegen import (
-    layer_sums,
     pack_weights,
     packed_words,
     runtime_weights,
@@ -70,7 +69,7 @@ def test_weight_arrays_are_packed_words(tmp_path: Path, profile: str) -> None:
     assert sorted(arrays) == list(range(len(model.qnet.layers)))
     for index, layer in enumerate(model.qnet.layers):
         declared_type, length, values = arrays[index]
-        weights = runtime_weights(layer)  # dense rows padded to a multiple of 16
+        weights = runtime_weights(layer)
         lanes = 4 if profile == "int4-fixed" else 2
         assert declared_type == "uint16_t"
         assert length == values.size == math.ceil(weights.size / (8 * lanes)) * 8, layer.name
@@ -121,8 +120,7 @@ def test_header_compiles_and_state_size_agrees(tmp_path: Path, profile: str) -> 
     neurons = [int(np.prod(layer.geometry.out_shape)) for layer in qnet.layers]
     text = (tmp_path / HEADER_FILE).read_text()
     flushing = [int(v) != (1 << 32) - 1 for v in re.findall(r"\.flush_events = (\d+)u", text)]
-    words = state_words(neurons, flushing, len(qnet.classes),
-                        [layer_sums(layer) for layer in qnet.layers])
+    words = state_words(neurons, flushing, len(qnet.classes))
     assert runtime.state_bytes == (4 * words, 4 * words)
 
 

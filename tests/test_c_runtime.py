@@ -114,6 +114,8 @@ def assert_same(qnet: QNet, runtime: CRuntime, frames: np.ndarray) -> SimOutput:
     "conv(6,5,stride=2,padding=1) conv(5,3) readout",             # odd channels: general rows
     "pool(2) conv(16,3) dense(32) dense(12) readout",             # pooled input, dense chain
     "conv(3,3,stride=2) conv(3,3) readout",                       # odd weight counts
+    "conv(32,3,stride=2) dense(64) dense(20) readout",            # 32-channel lane groups
+    "conv(48,3,stride=2) conv(1,3) dense(40) readout",            # C = 48, 1 and 40: neuron by neuron
 ])
 def test_random_networks(compile_model: Callable[..., CRuntime], arch: str, profile: str,
                          seed: int) -> None:
@@ -211,6 +213,101 @@ def test_sanitizers_on_random_network(compile_model: Callable[..., CRuntime],
                      input_clip=2)
     runtime = compile_model(qnet, sanitize=True)
     assert_same(qnet, runtime, random_frames(qnet, 2, 10, density=0.2, max_count=3))
+
+
+def _quiet_qnet(profile: str) -> QNet:
+    """Layers whose channels divide 32 (16, 8), a multiple of 32 and a dense layer, with
+    positive biases on a third of the first layer's channels: neurons that never get input
+    still cross their threshold now and then."""
+    base = make_qnet("conv(16,3) conv(8,3,stride=2) conv(32,3) dense(64) readout", profile, 13,
+                     input_shape=(2, 24, 24))
+    first = base.layers[0]
+    bias = first.bias_q.astype(np.int64).copy()
+    bias[::3] = np.asarray(first.theta_q, dtype=np.int64)[::3] // 3 + 1
+    layers = [dataclasses.replace(first, bias_q=bias.astype(first.bias_q.dtype)),
+              *base.layers[1:]]
+    return dataclasses.replace(base, layers=layers)
+
+
+def _corner_frames(qnet: QNet, batch: int, seed: int) -> np.ndarray:
+    """Events only in the top-left 6 x 6 pixels: most 32-neuron blocks never get input."""
+    frames = random_frames(qnet, batch, seed, density=0.3)
+    frames[..., 6:, :] = 0
+    frames[..., :, 6:] = 0
+    return frames
+
+
+@pytest.mark.parametrize("profile", ["int8-fixed", "int4-fixed"])
+@pytest.mark.parametrize("narrow", [True, False])
+def test_quiet_blocks_fast_path(tmp_path: Path, profile: str, narrow: bool) -> None:
+    """Blocks that never had input are computed once and copied (sastc_neuron.c): equal to the
+    simulator, and to the runtime built with -DSASTC_NO_QUIET_BLOCKS (every block computed),
+    with int16 sums and with sums flushed to int32 after every event."""
+    _require_gcc()
+    qnet = _quiet_qnet(profile)
+    frames = _corner_frames(qnet, 2, 13)
+    results = []
+    for flags in ((), ("-DSASTC_NO_QUIET_BLOCKS",)):
+        out = tmp_path / ("general" if flags else "fast")
+        write_build(qnet, out, narrow=narrow)
+        runtime = CRuntime(build_harness(out, extra_flags=flags), qnet)
+        expected = assert_same(qnet, runtime, frames)
+        results.append(runtime.run(frames, record=True))
+    for fast, general in zip(results[0].records, results[1].records, strict=True):
+        assert np.array_equal(fast, general)
+    first = expected.records[0]  # [T, B, C, H, W]
+    assert not first[:, :, :, 12:, 12:].any(axis=(0, 1, 3, 4)).all()  # some channels stay silent
+    assert first[:, :, :, 12:, 12:].any()  # quiet neurons (no input ever) do spike
+
+
+@pytest.mark.parametrize("profile", ["int8-fixed", "int4-fixed"])
+def test_quiet_blocks_under_sanitizers(compile_model: Callable[..., CRuntime],
+                                       profile: str) -> None:
+    qnet = _quiet_qnet(profile)
+    assert_same(qnet, compile_model(qnet, sanitize=True), _corner_frames(qnet, 1, 14))
+
+
+ALIGNMENT_PROBE = r"""
+#include <stdio.h>
+#include "model.h"
+#include "frames.h"
+static uint32_t storage[SASTC_MODEL_STATE_WORDS + 4u];
+int main(void)
+{
+    uint32_t offset, label, i;
+    for (offset = 0; offset < 4u; ++offset) { /* buffers 4-byte aligned, 16-byte or not */
+        sastc_ctx ctx;
+        const int32_t *logits;
+        if (sastc_init(&ctx, SASTC_MODEL, storage + offset, SASTC_MODEL_STATE_BYTES) != SASTC_OK ||
+            sastc_classify(&ctx, probe_frames, &label) != SASTC_OK ||
+            sastc_logits(&ctx, &logits) != SASTC_OK)
+            return 1;
+        for (i = 0; i < SASTC_MODEL_NUM_CLASSES; ++i)
+            printf("%ld ", (long)logits[i]);
+        printf("\n");
+    }
+    return 0;
+}
+"""
+
+
+def test_state_buffer_at_any_4_byte_offset(tmp_path: Path) -> None:
+    """The runtime starts its arrays at the first 16-byte boundary of the buffer: every 4-byte
+    aligned buffer of SASTC_MODEL_STATE_BYTES gives the same logits, the simulator's."""
+    _require_gcc()
+    qnet = _quiet_qnet("int8-fixed")
+    write_build(qnet, tmp_path)
+    frames = _corner_frames(qnet, 1, 15)
+    values = ", ".join(str(int(v)) for v in frames[0].ravel())
+    (tmp_path / "frames.h").write_text(f"static const uint8_t probe_frames[] = {{{values}}};\n")
+    (tmp_path / "probe.c").write_text(ALIGNMENT_PROBE)
+    objects = compile_runtime(tmp_path)
+    subprocess.run(["gcc", *STRICT_CFLAGS, "-O2", "-I", str(tmp_path), *map(str, objects),
+                    str(tmp_path / "probe.c"), "-o", str(tmp_path / "probe")], check=True)
+    output = subprocess.run([str(tmp_path / "probe")], capture_output=True, text=True,
+                            check=True).stdout.split("\n")[:4]
+    expected = IntegerSimulator(qnet).run(frames).logits[0]
+    assert [[int(v) for v in line.split()] for line in output] == [expected.tolist()] * 4
 
 
 API_PROBE = r"""

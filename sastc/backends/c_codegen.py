@@ -4,8 +4,7 @@ The runtime (``targets/runtime``) reads weights in layouts chosen for
 event-driven scatter; these functions permute a QNet's arrays into them:
 
 - conv ``[C_out, C_in, k, k]`` -> ``[C_in][ky][kx][C_out]``
-- dense ``[out, C*H*W]`` (the simulator flattens C-H-W) -> ``[(y*W + x)*C + c][out]``, each
-  row padded with zero weights to :func:`dense_row_length` (a multiple of 16)
+- dense ``[out, C*H*W]`` (the simulator flattens C-H-W) -> ``[(y*W + x)*C + c][out]``
 - packing (:func:`pack_weights`): ``uint16_t`` words in blocks of 8 words; a word holds
   ``lanes`` two's-complement fields (2 of 8 bits for 5..8-bit weights, 4 of 4 bits for
   2..4-bit weights), field ``f`` of word ``k`` of a block is weight ``8 f + k`` of the
@@ -106,37 +105,19 @@ def conv_weight_layout(weight_q: np.ndarray, stride: int) -> np.ndarray:
     return np.ascontiguousarray(ordered.transpose(1, 2, 3, 0))
 
 
-DENSE_ROW_MULTIPLE = 16  # dense weight rows are padded to whole runs of 16 sums
-
-
-def dense_row_length(out: int) -> int:
-    """Weights per input row of a dense layer in the runtime's layout: ``out`` rounded up to
-    a multiple of 16, so that one input event adds whole 16-sum runs (the padding weights are
-    zero and reach sums past the layer's outputs, which stay zero).
-
-    >>> dense_row_length(10), dense_row_length(64)
-    (16, 64)
-    """
-    return -(-out // DENSE_ROW_MULTIPLE) * DENSE_ROW_MULTIPLE
-
-
 def dense_weight_layout(weight_q: np.ndarray, pooled_shape: Sequence[int]) -> np.ndarray:
-    """``[out, fan_in]`` (fan_in flattened C-H-W) to ``[in][out]`` with rows in H-W-C order,
-    each row padded with zeros to :func:`dense_row_length` weights.
+    """``[out, fan_in]`` (fan_in flattened C-H-W) to ``[in][out]`` with rows in H-W-C order.
 
     >>> w = np.arange(8).reshape(2, 4)   # 2 outputs, input (C=2, H=1, W=2): c0x0 c0x1 c1x0 c1x1
-    >>> dense_weight_layout(w, (2, 1, 2))[:, :3].tolist()   # rows: x0c0, x0c1, x1c0, x1c1
-    [[0, 4, 0], [2, 6, 0], [1, 5, 0], [3, 7, 0]]
+    >>> dense_weight_layout(w, (2, 1, 2)).tolist()   # rows: x0c0, x0c1, x1c0, x1c1
+    [[0, 4], [2, 6], [1, 5], [3, 7]]
     """
     matrix = np.asarray(weight_q).reshape(np.asarray(weight_q).shape[0], -1)
     if len(pooled_shape) == 1:
-        rows = matrix.T
-    else:
-        c, h, w = pooled_shape
-        rows = matrix.reshape(-1, c, h, w).transpose(2, 3, 1, 0).reshape(-1, matrix.shape[0])
-    padded = np.zeros((rows.shape[0], dense_row_length(rows.shape[1])), dtype=rows.dtype)
-    padded[:, :rows.shape[1]] = rows
-    return padded
+        return np.ascontiguousarray(matrix.T)
+    c, h, w = pooled_shape
+    return np.ascontiguousarray(matrix.reshape(-1, c, h, w).transpose(2, 3, 1, 0).reshape(-1,
+                                                                                         matrix.shape[0]))
 
 
 def spans(size: int, pool: int, op: str, kernel: int = 1, stride: int = 1, padding: int = 0,
@@ -181,14 +162,13 @@ def span_offsets(table: Sequence[tuple[int, int, int]], axis: str, op: str, kern
     ``rows[y].weights + cols[x].weights + c * channel_step``.
 
     conv rows: ``(first * out_w * C_out, ky * k * C_out, count)``, conv columns:
-    ``(first * C_out, slot * C_out, count)``; dense rows: ``(0, py * pooled_w * C_in * R, 1)``,
-    dense columns: ``(0, px * C_in * R, 1)`` with ``R`` the padded row length
-    (:func:`dense_row_length`); a dropped coordinate is ``(0, 0, 0)``.
+    ``(first * C_out, slot * C_out, count)``; dense rows: ``(0, py * pooled_w * C_in * C_out,
+    1)``, dense columns: ``(0, px * C_in * C_out, 1)``; a dropped coordinate is ``(0, 0, 0)``.
 
     >>> span_offsets([(0, 1, 2), (0, 2, 0)], "cols", "conv", 3, 4, 3, 1, 5)
     [(0, 8, 1), (0, 0, 2)]
     >>> span_offsets([(2, 1, 0), (0, 0, 0)], "rows", "dense", 1, 10, 1, 4, 3)
-    [(0, 384, 1), (0, 0, 0)]
+    [(0, 240, 1), (0, 0, 0)]
     """
     rows = axis == "rows"
     out = []
@@ -196,8 +176,7 @@ def span_offsets(table: Sequence[tuple[int, int, int]], axis: str, op: str, kern
         if count == 0:
             out.append((0, 0, 0))
         elif op == "dense":
-            row = dense_row_length(out_c)
-            out.append((0, first * (pooled_w if rows else 1) * in_c * row, count))
+            out.append((0, first * (pooled_w if rows else 1) * in_c * out_c, count))
         else:
             out.append((first * (out_w if rows else 1) * out_c,
                         tap * (kernel if rows else 1) * out_c, count))
@@ -229,8 +208,7 @@ def dims3(shape: Sequence[int]) -> tuple[int, int, int]:
 
 
 def runtime_weights(layer: QLayer) -> np.ndarray:
-    """The layer's weights in the runtime's order (conv or dense layout above, dense rows
-    padded), flat int64."""
+    """The layer's weights in the runtime's order (conv or dense layout above), flat int64."""
     g = layer.geometry
     if g.op == "conv":
         return conv_weight_layout(layer.weight_q, g.stride).ravel().astype(np.int64)
@@ -277,36 +255,25 @@ def strings_bytes(labels: Sequence[str]) -> int:
 STATE_ALIGN_WORDS = 4  # the runtime aligns its arrays to 16 bytes (4 words)
 
 
-def state_words(neurons: Sequence[int], flushing: Sequence[bool], num_classes: int,
-                sums: Sequence[int] | None = None) -> int:
+def state_words(neurons: Sequence[int], flushing: Sequence[bool], num_classes: int) -> int:
     """32-bit words of runtime state (mirror of ``sastc_plan_layout`` in sastc_rt.c):
     membranes per layer (each padded to 4 words), spike bits per layer, logits, one flag bit
     per 32 neurons of every layer (blocks touched since the reset), the int32 sums of the
-    layers whose int16 partial sums may be flushed (``flushing``) and the int16 partial sums
-    (``sums``: per layer, default its neurons; a dense layer needs its padded row length),
+    layers whose int16 partial sums may be flushed (``flushing``) and the int16 partial sums,
     reused by every layer (both from a 4-word boundary), plus 3 words of slack so that the
     runtime can start at a 16-byte boundary of a 4-byte aligned buffer.
 
-    >>> state_words([4624, 2592, 10], [False, False, True], 10, [4624, 2592, 16])
+    >>> state_words([4624, 2592, 10], [False, False, True], 10)
     9803
     """
     def up(words: int) -> int:
         return -(-words // STATE_ALIGN_WORDS) * STATE_ALIGN_WORDS
 
-    sums = list(neurons) if sums is None else list(sums)
     wide = max([n for n, flush in zip(neurons, flushing, strict=True) if flush], default=0)
     bits = sum(math.ceil(n / 32) for n in neurons)
     flags = sum(math.ceil(math.ceil(n / 32) / 32) for n in neurons)
     offset = up(sum(up(n) for n in neurons) + bits + num_classes + flags) + up(wide)
-    return offset + math.ceil(max(sums) / 2) + STATE_ALIGN_WORDS - 1
-
-
-def layer_sums(layer: QLayer) -> int:
-    """int16 partial sums a layer needs: its neurons, or a dense layer's padded row length."""
-    neurons = int(np.prod(layer.geometry.out_shape))
-    if layer.geometry.op == "dense":
-        return max(neurons, dense_row_length(neurons))
-    return neurons
+    return offset + math.ceil(max(neurons) / 2) + STATE_ALIGN_WORDS - 1
 
 
 def c_identifier(text: str) -> str:

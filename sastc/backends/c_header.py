@@ -30,7 +30,6 @@ from sastc.backends.c_codegen import (
     c_string,
     c_struct_array,
     dims3,
-    layer_sums,
     pack_weights,
     runtime_weights,
     span_offsets,
@@ -95,7 +94,7 @@ def _macros(qnet: QNet, facts: list[LayerFacts]) -> list[str]:
     c, h, w = dims3(tuple(qnet.input_shape))
     neurons = [int(np.prod(layer.geometry.out_shape)) for layer in qnet.layers]
     words = state_words(neurons, [f.flush_events != UINT32_MAX for f in facts],
-                        len(qnet.classes), [layer_sums(layer) for layer in qnet.layers])
+                        len(qnet.classes))
     return [f"#define SASTC_MODEL_NUM_LAYERS {len(qnet.layers)}u",
             f"#define SASTC_MODEL_NUM_CLASSES {len(qnet.classes)}u",
             f"#define SASTC_MODEL_TIME_BINS {qnet.time_bins}u",

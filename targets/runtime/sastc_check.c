@@ -21,43 +21,44 @@ static uint32_t kx_slot(uint32_t kx, uint32_t k, uint32_t s)
     return slot + (k - kx % s + s - 1u) / s - 1u - kx / s;
 }
 
-/* Span of input coordinate y of an axis (see sastc_span); mirror of c_codegen.spans.
- * `slots`: the tap of a column is its kx slot. */
+/* Span of input coordinate y of an axis (see sastc_span); mirror of c_codegen.spans and
+ * c_codegen.span_offsets. `rows`: the row table (else the columns, taps in slot order). */
 static sastc_span expected_span(const sastc_layer *layer, uint32_t y, uint32_t size,
-                                uint32_t outputs, int slots)
+                                uint32_t outputs, int rows)
 {
     const uint32_t k = layer->kernel, s = layer->stride, pooled = y / layer->pool;
-    const uint32_t padded = pooled + layer->padding;
-    uint32_t first, end;
+    const uint32_t padded = pooled + layer->padding, cout = layer->out_c;
+    uint32_t first, end, tap;
     sastc_span span = {0u, 0u, 0u};
     if (pooled >= size / layer->pool)
         return span; /* dropped pooling edge */
-    if (layer->op == SASTC_OP_DENSE) {
-        span.first = (uint16_t)pooled;
+    if (layer->op == SASTC_OP_DENSE) { /* input row (py * pooled_w + px) * C + c */
+        span.weights = pooled * (rows ? layer->in_w / layer->pool : 1u) * layer->in_c * cout;
         span.count = 1u;
         return span;
     }
     first = padded >= k ? (padded - k) / s + 1u : 0u;
     end = padded / s + 1u < outputs ? padded / s + 1u : outputs;
     if (end > first) {
-        span.first = (uint16_t)first;
-        span.count = (uint8_t)(end - first);
-        span.tap = (uint8_t)(slots ? kx_slot(padded - s * first, k, s) : padded - s * first);
+        tap = padded - s * first; /* ky (rows) or kx (columns) of the first output */
+        span.sums = first * (rows ? layer->out_w : 1u) * cout;
+        span.weights = (rows ? tap * k : kx_slot(tap, k, s)) * cout;
+        span.count = end - first;
     }
     return span;
 }
 
 /* The span table of one axis matches the layer's geometry. */
 static int spans_ok(const sastc_layer *layer, const sastc_span *table, uint32_t size,
-                    uint32_t outputs, int slots)
+                    uint32_t outputs, int rows)
 {
     uint32_t y;
     if (table == NULL)
         return 0;
     for (y = 0; y < size; ++y) { /* table[y] == the span the geometry gives */
-        const sastc_span want = expected_span(layer, y, size, outputs, slots);
-        if (table[y].first != want.first || table[y].count != want.count ||
-            table[y].tap != want.tap)
+        const sastc_span want = expected_span(layer, y, size, outputs, rows);
+        if (table[y].sums != want.sums || table[y].weights != want.weights ||
+            table[y].count != want.count)
             return 0;
     }
     return 1;
@@ -82,10 +83,7 @@ static int neuron_ok(const sastc_layer *layer)
 static int synapse_ok(const sastc_layer *layer)
 {
     const uint32_t k = layer->pool;
-    const int packed = layer->weight_bits <= 4u;
-    if (layer->weight_bits < 2u || layer->weight_bits > 8u)
-        return 0;
-    if (packed ? layer->weights_i4 == NULL : layer->weights_i8 == NULL)
+    if (layer->weight_bits < 2u || layer->weight_bits > 8u || layer->weights == NULL)
         return 0;
     if (k < 1u || layer->in_h < k || layer->in_w < k || layer->in_c == 0u || layer->out_c == 0u)
         return 0;
@@ -99,8 +97,8 @@ static int synapse_ok(const sastc_layer *layer)
     } else if (layer->op != SASTC_OP_DENSE || layer->out_h != 1u || layer->out_w != 1u) {
         return 0;
     }
-    return spans_ok(layer, layer->row_spans, layer->in_h, layer->out_h, 0) &&
-           spans_ok(layer, layer->col_spans, layer->in_w, layer->out_w, 1);
+    return spans_ok(layer, layer->row_spans, layer->in_h, layer->out_h, 1) &&
+           spans_ok(layer, layer->col_spans, layer->in_w, layer->out_w, 0);
 }
 
 /* Layer l reads what layer l - 1 writes; only the last layer may be LI, and it is a vector. */

@@ -4,22 +4,44 @@
 
 #include "sastc_rt.h"
 
+/* SASTC_INLINE / SASTC_NOINLINE: static functions always inlined / kept out of line.
+ * SASTC_ALIGNED(p): p, which the caller guarantees to be 16-byte aligned, told to the
+ * compiler so that vector code may use aligned loads and memory operands. SASTC_ALIGN16
+ * aligns a local array to 16 bytes. Both are no-ops for compilers other than GCC/Clang. */
 #if defined(__GNUC__)
 #define SASTC_INLINE static inline __attribute__((always_inline))
+#define SASTC_NOINLINE static __attribute__((noinline))
+#define SASTC_ALIGNED(p) __builtin_assume_aligned((p), 16)
+#define SASTC_ALIGN16 __attribute__((aligned(16)))
 #else
 #define SASTC_INLINE static inline
+#define SASTC_NOINLINE static
+#define SASTC_ALIGNED(p) (p)
+#define SASTC_ALIGN16
 #endif
 
-/* Where each part of the caller's state buffer lies, in 32-bit words:
- * [u of every layer][spike bits of every layer][logits][acc32][acc16].
- * The accumulators are scratch reused by every layer, zero between steps. */
+/* State words per 16-byte boundary: membranes and accumulators start at one. */
+#define SASTC_ALIGN_WORDS 4u
+
+/* Where each part of the state lies, in 32-bit words from its first 16-byte boundary:
+ * [u of every layer, each from a 16-byte boundary][spike bits of every layer][logits]
+ * [touched flags of every layer][acc32][acc16] (both from a 16-byte boundary). The
+ * accumulators are scratch reused by every layer, zero between steps. total_words counts
+ * 3 words of slack for the alignment. */
 typedef struct sastc_layout {
     uint32_t bits_offset;     /* spike bitmaps, ceil(n / 32) words per layer */
     uint32_t logits_offset;   /* num_classes int32 */
+    uint32_t touched_offset;  /* one bit per 32-neuron block, ceil(n / 1024) words per layer */
     uint32_t acc32_offset;    /* int32 sums: max n of the layers that may flush */
     uint32_t acc16_offset;    /* int16 partial sums: max n of all layers */
     uint32_t total_words;
 } sastc_layout;
+
+/* n rounded up to a multiple of SASTC_ALIGN_WORDS. */
+static inline uint32_t sastc_align_words(uint32_t n)
+{
+    return (n + SASTC_ALIGN_WORDS - 1u) / SASTC_ALIGN_WORDS * SASTC_ALIGN_WORDS;
+}
 
 /* A layer's accumulators: int16 partial sums, and int32 sums they are flushed into. */
 typedef struct sastc_acc {
@@ -55,8 +77,24 @@ static inline uint32_t sastc_ctz32(uint32_t word)
 /* Index of the lowest set bit of a non-zero 64-bit word. */
 static inline uint32_t sastc_ctz64(uint64_t word)
 {
+#if defined(__GNUC__)
+    return (uint32_t)__builtin_ctzll(word);
+#else
     const uint32_t low = (uint32_t)word;
     return low != 0u ? sastc_ctz32(low) : 32u + sastc_ctz32((uint32_t)(word >> 32));
+#endif
+}
+
+/* Words of the membranes of a layer of n neurons (16-byte aligned). */
+static inline uint32_t sastc_membrane_words(uint32_t neurons)
+{
+    return sastc_align_words(neurons);
+}
+
+/* Words of the touched flags of a layer of n neurons: one bit per 32 neurons. */
+static inline uint32_t sastc_flag_words(uint32_t neurons)
+{
+    return sastc_bit_words(sastc_bit_words(neurons));
 }
 
 /* Eight bytes as a little-endian uint64, whatever the host byte order (compilers fuse it). */
@@ -81,9 +119,10 @@ int sastc_scatter_frame(const sastc_layer *layer, sastc_acc acc, const uint8_t *
 int sastc_scatter_spikes(const sastc_layer *layer, sastc_acc acc, const uint32_t *bits);
 
 /* LIF rule on every neuron at time step `step`, sums in acc.wide if `wide` else acc.narrow;
- * consumes (zeroes) them and writes the spike bitmap. */
+ * consumes (zeroes) them and writes the spike bitmap. `touched`: the layer's flags of the
+ * 32-neuron blocks that had a non-zero sum since the reset (sastc_neuron.c). */
 void sastc_update_lif(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
-                      uint32_t *bits, uint32_t step);
+                      uint32_t *bits, uint32_t *touched, uint32_t step);
 
 /* LI rule on every neuron; consumes (zeroes) the sums, adds u_pre to the logits. */
 void sastc_update_li(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,

@@ -5,21 +5,38 @@
  *   u_pre = saturate(round_shift(u * beta_q, leak_shift) + (acc << frac_bits) + bias_q[c])
  *   LIF:  spike = u_pre > theta_q[c];  u = spike ? 0 : u_pre;  bit n of the bitmap = spike
  *   LI:   u = u_pre;  logits[n] += u_pre
- * and the accumulator is cleared for the next step. Neurons run in blocks of
- * 16 with a fixed trip count so that compilers vectorise them (the spike bits
- * of a block are an OR of per-lane masks). While the step count is below the
- * layer's unsaturated_steps the emitter proved that u_pre never leaves the
- * membrane range, and the clamp (an identity then) is skipped.
+ * and the accumulator is cleared for the next step. LIF neurons run in blocks
+ * of 32, one bitmap word each, as four straight-line passes of 8 lanes with a
+ * fixed trip count so that compilers vectorise them (the spike bits of a block
+ * are an OR of per-lane masks). The per-lane bias and threshold of a block are
+ * copied once per step into an aligned table: when C divides 32 every block
+ * has the same lanes, and when C is a multiple of 32 each group of 32 channels
+ * has its own lanes, shared by all positions. Other channel counts, and the
+ * last neurons of a layer that are not a whole block, take the same rule one
+ * neuron at a time. When C divides 32, the blocks that never had a non-zero
+ * sum since the reset ("quiet") all hold the same membranes: one of them is
+ * computed and the others copy it. While the step count is below the layer's
+ * unsaturated_steps the emitter proved that u_pre never leaves the membrane
+ * range, and the clamp (an identity then) is skipped.
  */
 #include "sastc_internal.h"
 #include "sastc_numerics.h"
 
-#define SASTC_NEURON_BLOCK 16u
+#define SASTC_LANES 32u /* neurons per block: the bits of one bitmap word */
+
+/* Built with -DSASTC_NO_QUIET_BLOCKS, every block is computed (the tests compare both). */
+#if defined(SASTC_NO_QUIET_BLOCKS)
+#define SASTC_QUIET_BLOCKS 0
+#else
+#define SASTC_QUIET_BLOCKS 1
+#endif
 
 /* Bit j, as a table so that the block loop needs no variable shifts. */
-static const uint32_t lane_bit[SASTC_NEURON_BLOCK] = {
-    1u << 0, 1u << 1, 1u << 2, 1u << 3, 1u << 4, 1u << 5, 1u << 6, 1u << 7,
-    1u << 8, 1u << 9, 1u << 10, 1u << 11, 1u << 12, 1u << 13, 1u << 14, 1u << 15};
+static const uint32_t lane_bit[SASTC_LANES] SASTC_ALIGN16 = {
+    1u << 0,  1u << 1,  1u << 2,  1u << 3,  1u << 4,  1u << 5,  1u << 6,  1u << 7,
+    1u << 8,  1u << 9,  1u << 10, 1u << 11, 1u << 12, 1u << 13, 1u << 14, 1u << 15,
+    1u << 16, 1u << 17, 1u << 18, 1u << 19, 1u << 20, 1u << 21, 1u << 22, 1u << 23,
+    1u << 24, 1u << 25, 1u << 26, 1u << 27, 1u << 28, 1u << 29, 1u << 30, 1u << 31};
 
 /* The layer's neuron parameters for one step. */
 typedef struct neuron_params {
@@ -27,6 +44,13 @@ typedef struct neuron_params {
     uint32_t leak_shift, frac_bits;
     const int32_t *bias, *theta;
 } neuron_params;
+
+/* Bias and threshold + 1 of the channel of each lane of a block (16-byte aligned). */
+typedef struct lane_params {
+    int32_t bias[SASTC_LANES];
+    int32_t theta1[SASTC_LANES]; /* min(theta_q, 2^30) + 1: u_pre > theta_q iff u_pre >= theta1 */
+    int32_t half[8];             /* 2^(leak_shift - 1) (0 for shift 0) in every lane */
+} lane_params;
 
 static neuron_params params_of(const sastc_layer *layer)
 {
@@ -50,88 +74,270 @@ SASTC_INLINE int32_t u_pre_of(int32_t u, int32_t acc, int32_t bias, const neuron
     return clamp ? sastc_saturate(sum, p->low, p->high) : sum;
 }
 
-/* LIF rule for `len` neurons (channels c0..c0+len of one position); returns their spike bits.
- * `wide` picks the int32 or int16 sums; len, wide and clamp are constants after inlining. */
-SASTC_INLINE uint32_t lif_run(int32_t *restrict u, int16_t *restrict acc16,
-                              int32_t *restrict acc32, uint32_t c0, uint32_t len,
-                              const neuron_params *p, int wide, int clamp)
+/* LIF rule for 8 neurons (u, the sums and the lane tables at them, all 16-byte aligned); the
+ * bit of every neuron that does not spike is ORed into keep[j]. |u_pre| < 2^30, so
+ * spike = u_pre > theta_q is !(u_pre < theta1). `wide` picks the int32 or int16 sums (the
+ * other pointer is NULL); wide and clamp are constants after inlining. */
+SASTC_INLINE void lif_lanes8(int32_t *restrict u_lanes, int16_t *restrict acc16_lanes,
+                             int32_t *restrict acc32_lanes, const int32_t *restrict bias_lanes,
+                             const int32_t *restrict theta1_lanes,
+                             const int32_t *restrict half_lanes,
+                             const uint32_t *restrict bit_lanes, uint32_t *restrict keep_bits,
+                             const neuron_params *p, int wide, int clamp)
 {
-    const int32_t *restrict bias = p->bias + c0, *restrict theta = p->theta + c0;
-    uint32_t j, bits = 0;
-    for (j = 0; j < len; ++j) {
+    const int32_t *restrict half = SASTC_ALIGNED(half_lanes);
+    int32_t *restrict u = SASTC_ALIGNED(u_lanes);
+    int16_t *restrict acc16 = SASTC_ALIGNED(acc16_lanes);
+    int32_t *restrict acc32 = SASTC_ALIGNED(acc32_lanes);
+    const int32_t *restrict bias = SASTC_ALIGNED(bias_lanes);
+    const int32_t *restrict theta1 = SASTC_ALIGNED(theta1_lanes);
+    const uint32_t *restrict bit = SASTC_ALIGNED(bit_lanes);
+    uint32_t *restrict keep = SASTC_ALIGNED(keep_bits);
+    uint32_t j;
+    for (j = 0; j < 8u; ++j) { /* neuron j */
         const int32_t acc = wide ? acc32[j] : acc16[j];
-        const int32_t u_pre = u_pre_of(u[j], acc, bias[j], p, clamp);
-        const int32_t spike = sastc_fire(u_pre, theta[j]);
-        u[j] = sastc_reset_membrane(u_pre, spike);
+        /* u_pre = [saturate](round_shift(u * beta_q, leak_shift) + (acc << frac) + bias) */
+        const int32_t sum = ((u[j] * p->beta_q + half[j]) >> p->leak_shift) +
+                            sastc_drive(acc, p->frac_bits, bias[j]);
+        const int32_t u_pre = clamp ? sastc_saturate(sum, p->low, p->high) : sum;
+        const int32_t below = u_pre < theta1[j]; /* no spike */
+        u[j] = below ? u_pre : 0;                 /* reset where it spikes */
         if (wide)
             acc32[j] = 0;
         else
             acc16[j] = 0;
-        bits |= (0u - (uint32_t)spike) & lane_bit[j % SASTC_NEURON_BLOCK];
+        keep[j] |= (0u - (uint32_t)below) & bit[j];
     }
-    return bits;
 }
 
-/* OR `count` (<= 16) spike bits into the bitmap at bit `first`. */
-SASTC_INLINE void put_bits(uint32_t *bitmap, uint32_t first, uint32_t bits, uint32_t count)
+/* Lanes 8 s .. 8 s + 7 of the block at u / acc16 / acc32 (s a constant). */
+SASTC_INLINE void lif_part(int32_t *u, int16_t *acc16, int32_t *acc32, const lane_params *lanes,
+                           uint32_t *keep, uint32_t s, const neuron_params *p, int wide,
+                           int clamp)
 {
-    const uint32_t shift = first % 32u;
-    bitmap[first / 32u] |= bits << shift;
-    if (shift + count > 32u)
-        bitmap[first / 32u + 1u] |= bits >> (32u - shift);
+    const uint32_t j = 8u * s;
+    lif_lanes8(u + j, wide ? NULL : acc16 + j, wide ? acc32 + j : NULL, lanes->bias + j,
+               lanes->theta1 + j, lanes->half, lane_bit + j, keep, p, wide, clamp);
 }
 
-/* LIF rule for neurons [n, n + len) of channels [c, c + len) (len constant). */
-SASTC_INLINE uint32_t lif_at(int32_t *u, sastc_acc acc, uint32_t n, uint32_t c, uint32_t len,
-                             const neuron_params *p, int wide, int clamp)
+/* LIF rule for the 32 neurons of one block; returns their spike bits and clears their sums.
+ * Four straight-line passes of 8 lanes (one 16-byte vector pass each where compilers
+ * vectorise) gather the bits of the neurons that do not spike in keep[], ORed at the end. */
+SASTC_INLINE uint32_t lif_block(int32_t *u, int16_t *acc16, int32_t *acc32,
+                                const lane_params *lanes, const neuron_params *p, int wide,
+                                int clamp)
 {
-    return lif_run(u + n, wide ? NULL : acc.narrow + n, wide ? acc.wide + n : NULL, c, len, p,
-                   wide, clamp);
+    uint32_t keep[8] SASTC_ALIGN16 = {0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u};
+    uint32_t j, kept = 0;
+    lif_part(u, acc16, acc32, lanes, keep, 0u, p, wide, clamp);
+    lif_part(u, acc16, acc32, lanes, keep, 1u, p, wide, clamp);
+    lif_part(u, acc16, acc32, lanes, keep, 2u, p, wide, clamp);
+    lif_part(u, acc16, acc32, lanes, keep, 3u, p, wide, clamp);
+    for (j = 0; j < 8u; ++j)
+        kept |= keep[j];
+    return ~kept;
 }
 
-/* LIF rule over the layer: when C is a multiple of 16, one flat run of 16-neuron blocks
- * (block n covers channels n % C .. + 15 of one position); else position by position, full
- * blocks and then one neuron at a time. */
+/* LIF rule for block n .. n + 31 of the layer (n a multiple of 32). */
+SASTC_INLINE uint32_t lif_block_at(int32_t *u, sastc_acc acc, uint32_t n,
+                                   const lane_params *lanes, const neuron_params *p, int wide,
+                                   int clamp)
+{
+    return lif_block(u + n, wide ? NULL : acc.narrow + n, wide ? acc.wide + n : NULL, lanes, p,
+                     wide, clamp);
+}
+
+/* LIF rule for neuron n of channel c, one at a time; returns its spike (0 or 1). */
+SASTC_INLINE uint32_t lif_one(int32_t *u, sastc_acc acc, uint32_t n, uint32_t c,
+                              const neuron_params *p, int wide, int clamp)
+{
+    const int32_t sum = wide ? acc.wide[n] : acc.narrow[n];
+    const int32_t u_pre = u_pre_of(u[n], sum, p->bias[c], p, clamp);
+    const int32_t spike = sastc_fire(u_pre, p->theta[c]);
+    u[n] = sastc_reset_membrane(u_pre, spike);
+    if (wide)
+        acc.wide[n] = 0;
+    else
+        acc.narrow[n] = 0;
+    return (uint32_t)spike;
+}
+
+/* bias_lanes[j] = bias[j], theta1_lanes[j] = min(theta[j], 2^30) + 1 for j < count (theta
+ * clipped above every u_pre); `count` is a constant after inlining. */
+SASTC_INLINE void copy_lanes(int32_t *restrict bias_lanes, int32_t *restrict theta1_lanes,
+                             const int32_t *restrict bias, const int32_t *restrict theta,
+                             uint32_t count)
+{
+    const int32_t limit = (int32_t)(1u << 30);
+    uint32_t j;
+    for (j = 0; j < count; ++j) {
+        bias_lanes[j] = bias[j];
+        theta1_lanes[j] = (theta[j] < limit ? theta[j] : limit) + 1;
+    }
+}
+
+/* The lanes of channels c0 .. c0 + 31 (C a multiple of 32), or of channel j % C (C divides
+ * 32, c0 = 0). */
+static void fill_lanes(lane_params *lanes, const neuron_params *p, uint32_t c0, uint32_t channels)
+{
+    uint32_t j;
+    if (channels >= SASTC_LANES) {
+        copy_lanes(lanes->bias, lanes->theta1, p->bias + c0, p->theta + c0, SASTC_LANES);
+    } else {
+        copy_lanes(lanes->bias, lanes->theta1, p->bias, p->theta, channels);
+        for (j = channels; j < SASTC_LANES; ++j) { /* the same channels again */
+            lanes->bias[j] = lanes->bias[j - channels];
+            lanes->theta1[j] = lanes->theta1[j - channels];
+        }
+    }
+    for (j = 0; j < 8u; ++j)
+        lanes->half[j] = sastc_half(p->leak_shift);
+}
+
+/* LIF rule for neurons [first, neurons) one at a time (first a multiple of 32), a bitmap
+ * word at a time. */
+SASTC_INLINE void lif_rest(int32_t *u, sastc_acc acc, uint32_t *bitmap, uint32_t first,
+                           uint32_t neurons, uint32_t channels, const neuron_params *p,
+                           int wide, int clamp)
+{
+    uint32_t n = first, c = first % channels;
+    while (n < neurons) { /* word n / 32: bits of neurons n .. n + 31 */
+        const uint32_t end = neurons - n < SASTC_LANES ? neurons : n + SASTC_LANES;
+        uint32_t bits = 0;
+        for (; n < end; ++n) {
+            bits |= lif_one(u, acc, n, c, p, wide, clamp) << (n % SASTC_LANES);
+            c = c + 1u == channels ? 0u : c + 1u;
+        }
+        bitmap[(n - 1u) / SASTC_LANES] = bits;
+    }
+}
+
+/* Sums of block n .. n + 31 all zero (16-byte aligned, int32 if wide): an OR of the 32 sums,
+ * as 8 lanes of 4 (one vector each where compilers vectorise). */
+SASTC_INLINE int sums_zero(sastc_acc acc, uint32_t n, int wide)
+{
+    uint32_t j, any = 0;
+    if (wide) {
+        const int32_t *sums = SASTC_ALIGNED(acc.wide + n);
+        for (j = 0; j < 8u; ++j)
+            any |= (uint32_t)(sums[j] | sums[j + 8u] | sums[j + 16u] | sums[j + 24u]);
+    } else {
+        const int16_t *sums = SASTC_ALIGNED(acc.narrow + n);
+        uint16_t lanes[8];
+        for (j = 0; j < 8u; ++j)
+            lanes[j] = (uint16_t)(sums[j] | sums[j + 8u] | sums[j + 16u] | sums[j + 24u]);
+        for (j = 0; j < 8u; ++j)
+            any |= lanes[j];
+    }
+    return any == 0u;
+}
+
+/* u[n + j] = from[j] for j < 32 (both 16-byte aligned). */
+SASTC_INLINE void copy_block(int32_t *restrict to_block, const int32_t *restrict from_block)
+{
+    int32_t *restrict to = SASTC_ALIGNED(to_block);
+    const int32_t *restrict from = SASTC_ALIGNED(from_block);
+    uint32_t j;
+    for (j = 0; j < SASTC_LANES; ++j)
+        to[j] = from[j];
+}
+
+/* Flags of blocks b0 .. b0 + 31 that exist (b < blocks). */
+static uint32_t existing(uint32_t b0, uint32_t blocks)
+{
+    return blocks - b0 >= 32u ? 0xFFFFFFFFu : (1u << (blocks - b0)) - 1u;
+}
+
+/* Pass 1 over the quiet blocks (flag clear in `touched`): the flag is set where the sums of
+ * this step are not all zero. Returns the first block that stays quiet, or UINT32_MAX. */
+static uint32_t mark_touched(sastc_acc acc, uint32_t *touched, uint32_t blocks, int wide)
+{
+    uint32_t b0, first = UINT32_MAX;
+    for (b0 = 0; b0 < blocks; b0 += 32u) { /* flag word b0 / 32: blocks b0 .. b0 + 31 */
+        uint32_t quiet = ~touched[b0 / 32u] & existing(b0, blocks);
+        for (; quiet != 0u; quiet &= quiet - 1u) {
+            const uint32_t b = b0 + sastc_ctz32(quiet);
+            if (!sums_zero(acc, b * SASTC_LANES, wide))
+                touched[b0 / 32u] |= 1u << (b % 32u);
+            else if (first == UINT32_MAX)
+                first = b;
+        }
+    }
+    return first;
+}
+
+/* Pass 3: every quiet block but `ref` takes the membranes and spikes of block `ref`. */
+static void copy_quiet(int32_t *u, uint32_t *bitmap, const uint32_t *touched, uint32_t blocks,
+                       uint32_t ref)
+{
+    uint32_t b0;
+    for (b0 = 0; b0 < blocks; b0 += 32u) {
+        uint32_t quiet = ~touched[b0 / 32u] & existing(b0, blocks);
+        for (; quiet != 0u; quiet &= quiet - 1u) {
+            const uint32_t b = b0 + sastc_ctz32(quiet);
+            if (b != ref) {
+                copy_block(u + b * SASTC_LANES, u + ref * SASTC_LANES);
+                bitmap[b] = bitmap[ref];
+            }
+        }
+    }
+}
+
+/* LIF rule for blocks b0, b0 + stride, ... (< blocks) that share one lane table. With
+ * `touched` (C divides 32, stride 1), only the touched blocks and the quiet block `ref`. */
+SASTC_INLINE void lif_blocks(int32_t *u, sastc_acc acc, uint32_t *bitmap,
+                             const uint32_t *touched, uint32_t ref, uint32_t b0, uint32_t stride,
+                             uint32_t blocks, const lane_params *lanes, const neuron_params *p,
+                             int wide, int clamp)
+{
+    uint32_t b;
+    for (b = b0; b < blocks; b += stride)
+        if (touched == NULL || (touched[b / 32u] >> (b % 32u) & 1u) != 0u || b == ref)
+            bitmap[b] = lif_block_at(u, acc, b * SASTC_LANES, lanes, p, wide, clamp);
+}
+
+/* LIF rule over the layer: whole blocks of 32 neurons where the channel count allows (see the
+ * top of this file), the rest one by one.
+ * When C divides 32 all blocks have the same lanes, and a block is "quiet" until its sums
+ * are non-zero for the first time after the reset (its flag in `touched` is then set): all
+ * quiet blocks started from u = 0 and had the same input (none) since, so they hold the same
+ * membranes. Only one of them, `ref`, is computed; the others copy its membranes and spikes. */
 SASTC_INLINE void lif_layer(const sastc_layer *layer, int32_t *u, sastc_acc acc,
-                            uint32_t *bitmap, int wide, int clamp)
+                            uint32_t *bitmap, uint32_t *touched, int wide, int clamp)
 {
     const neuron_params p = params_of(layer);
     const uint32_t channels = layer->out_c, neurons = sastc_neurons(layer);
-    const uint32_t full = channels - channels % SASTC_NEURON_BLOCK;
-    uint32_t n, c;
-    for (n = 0; n < sastc_bit_words(neurons); ++n) /* no spikes yet */
-        bitmap[n] = 0u;
-    if (full == channels) {
-        for (n = 0, c = 0; n < neurons; n += SASTC_NEURON_BLOCK) { /* bits n..n+15 */
-            bitmap[n / 32u] |= lif_at(u, acc, n, c, SASTC_NEURON_BLOCK, &p, wide, clamp)
-                               << (n % 32u);
-            c = c + SASTC_NEURON_BLOCK == channels ? 0u : c + SASTC_NEURON_BLOCK;
-        }
-        return;
+    const int periodic = SASTC_LANES % channels == 0u;          /* C divides 32 */
+    const int grouped = !periodic && channels % SASTC_LANES == 0u; /* C a multiple of 32 */
+    const int quiet = SASTC_QUIET_BLOCKS && periodic;
+    const uint32_t blocks = periodic || grouped ? neurons / SASTC_LANES : 0u; /* vector blocks */
+    const uint32_t groups = grouped ? channels / SASTC_LANES : 1u;
+    const uint32_t ref = quiet ? mark_touched(acc, touched, blocks, wide) : UINT32_MAX;
+    lane_params lanes SASTC_ALIGN16;
+    uint32_t g;
+    for (g = 0; g < groups && blocks > 0u; ++g) { /* lanes: channels 32 g + j (mod C) */
+        fill_lanes(&lanes, &p, g * SASTC_LANES, channels);
+        lif_blocks(u, acc, bitmap, quiet ? touched : NULL, ref, g, groups, blocks, &lanes, &p,
+                   wide, clamp);
     }
-    for (n = 0; n < neurons; n += channels) { /* neurons [n, n + C) share one position */
-        for (c = 0; c < full; c += SASTC_NEURON_BLOCK) /* channels c..c+15 */
-            put_bits(bitmap, n + c,
-                     lif_at(u, acc, n + c, c, SASTC_NEURON_BLOCK, &p, wide, clamp),
-                     SASTC_NEURON_BLOCK);
-        for (; c < channels; ++c) /* the channels left, one by one */
-            put_bits(bitmap, n + c, lif_at(u, acc, n + c, c, 1u, &p, wide, clamp), 1u);
-    }
+    if (ref != UINT32_MAX)
+        copy_quiet(u, bitmap, touched, blocks, ref);
+    lif_rest(u, acc, bitmap, blocks * SASTC_LANES, neurons, channels, &p, wide, clamp);
 }
 
 void sastc_update_lif(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
-                      uint32_t *bits, uint32_t step)
+                      uint32_t *bits, uint32_t *touched, uint32_t step)
 {
     const int clamp = step >= layer->unsaturated_steps;
     if (wide) {
         if (clamp)
-            lif_layer(layer, u, acc, bits, 1, 1);
+            lif_layer(layer, u, acc, bits, touched, 1, 1);
         else
-            lif_layer(layer, u, acc, bits, 1, 0);
+            lif_layer(layer, u, acc, bits, touched, 1, 0);
     } else if (clamp) {
-        lif_layer(layer, u, acc, bits, 0, 1);
+        lif_layer(layer, u, acc, bits, touched, 0, 1);
     } else {
-        lif_layer(layer, u, acc, bits, 0, 0);
+        lif_layer(layer, u, acc, bits, touched, 0, 0);
     }
 }
 

@@ -1,150 +1,188 @@
-/* sastc_rows.h - weight-row kernels: acc[i] += W[first + i] for one row of n outputs.
+/* sastc_rows.h - weight-run kernels: acc[i] += W[e + i] for the n outputs of one run.
  *
  * Accumulators are int16 partial sums (see sastc_synapse.c: they are flushed
- * into int32 before they could overflow). Full blocks of 16 outputs run a loop
- * with a fixed trip count, which compilers vectorise even with a cheap cost
- * model; "_blocks" variants serve rows whose length is a multiple of 16.
- * INT4 weights come in blocks of 32 in 16 bytes: low nibbles hold elements
- * 0..15, high nibbles 16..31, so 16 aligned weights are one 16-byte load.
+ * into int32 before they could overflow). Weights are packed in uint16_t
+ * words, in blocks of 8 words (sastc_rt.h): field f of word k of a block is
+ * weight 8 f + k. So a block's 8 words give 8 consecutive weights per field,
+ * each by one shift left (the field's top bit to bit 15) and one arithmetic
+ * shift right: a whole 8-bit block is 16 sums, a 4-bit block 32 sums, from one
+ * 16-byte load, with fixed trip counts that compilers vectorise.
+ *
+ * Runs whose start and length are whole blocks (8-bit) or half blocks (4-bit:
+ * fields 0-1 or 2-3) take the vector kernels on 16-byte aligned sums; any
+ * other run adds the whole blocks it covers and the rest weight by weight.
  */
 #ifndef SASTC_ROWS_H
 #define SASTC_ROWS_H
 
 #include "sastc_synapse.h"
 
-#define SASTC_ROW_BLOCK 16u
+#define SASTC_BLOCK_WORDS 8u /* words per block: one 16-byte vector */
+#define SASTC_I8_BLOCK 16u   /* 8-bit weights per block */
+#define SASTC_I4_BLOCK 32u   /* 4-bit weights per block */
+#define SASTC_HALF_BLOCK 16u /* 4-bit weights per half block */
 
-/* Two's-complement value of the low nibble of b: ((b & 15) ^ 8) - 8. */
-SASTC_INLINE int32_t sastc_low_nibble(uint32_t b)
+/* Compile-time check: converting an out-of-range value to int16_t wraps modulo 2^16. */
+typedef char sastc_requires_wrapping_int16[(int16_t)(uint16_t)0xFF80u == -128 ? 1 : -1];
+
+/* Field f (width 4 or 8 bits) of packed word `word`, sign-extended: the field is moved to the
+ * top of 16 bits, then shifted down arithmetically. */
+SASTC_INLINE int32_t sastc_field(uint32_t word, uint32_t f, uint32_t width)
 {
-    return (int32_t)((b & 15u) ^ 8u) - 8;
+    return (int16_t)(uint16_t)(word << (16u - width * (f + 1u))) >> (16u - width);
 }
 
-/* Two's-complement value of the high nibble of a byte b. */
-SASTC_INLINE int32_t sastc_high_nibble(uint32_t b)
+/* acc[k] += field 0 of w[k], acc[8 + k] += field 1 (k < 8): one block of 16 8-bit weights.
+ * `aligned` (a constant after inlining): acc is 16-byte aligned. */
+SASTC_INLINE void block_i8(int16_t *restrict acc, const uint16_t *restrict w, int aligned)
 {
-    return (int32_t)((b >> 4) ^ 8u) - 8;
-}
-
-#define SASTC_I4_BLOCK 32u
-
-/* INT4 element e of `count` packed in blocks of 32: in a block of m elements and h = ceil(m / 2)
- * bytes, element j < h is the low nibble of byte j, element j >= h the high nibble of j - h. */
-SASTC_INLINE int32_t sastc_nibble_at(const uint8_t *packed, uint32_t e, uint32_t count)
-{
-    const uint32_t start = e - e % SASTC_I4_BLOCK, j = e % SASTC_I4_BLOCK;
-    const uint32_t left = count - start;
-    const uint32_t half = (left < SASTC_I4_BLOCK ? left + 1u : SASTC_I4_BLOCK) / 2u;
-    return j < half ? sastc_low_nibble(packed[start / 2u + j])
-                    : sastc_high_nibble(packed[start / 2u + j - half]);
-}
-
-/* acc[j] += w[j] for j < len (a constant after inlining): INT8 weights. */
-SASTC_INLINE void block_i8(int16_t *restrict acc, const int8_t *restrict w, uint32_t len)
-{
-    uint32_t j;
-    for (j = 0; j < len; ++j)
-        acc[j] = (int16_t)(acc[j] + w[j]);
-}
-
-/* acc[i] += w[i] for i < n, n a multiple of 16. */
-SASTC_INLINE void row_i8_blocks(int16_t *restrict acc, const int8_t *restrict w, uint32_t n)
-{
-    uint32_t i;
-    for (i = 0; i < n; i += SASTC_ROW_BLOCK)
-        block_i8(acc + i, w + i, SASTC_ROW_BLOCK);
-}
-
-/* acc[i] += w[i] for i < n, any n: blocks of 16, one of 8, then single weights. */
-SASTC_INLINE void row_i8_any(int16_t *restrict acc, const int8_t *restrict w, uint32_t n)
-{
-    uint32_t i = n - n % SASTC_ROW_BLOCK;
-    row_i8_blocks(acc, w, i);
-    if (i + 8u <= n) {
-        block_i8(acc + i, w + i, 8u);
-        i += 8u;
+    int16_t *restrict a = aligned ? SASTC_ALIGNED(acc) : acc;
+    uint32_t k;
+    for (k = 0; k < SASTC_BLOCK_WORDS; ++k) {
+        a[k] = (int16_t)(a[k] + sastc_field(w[k], 0u, 8u));
+        a[k + 8u] = (int16_t)(a[k + 8u] + sastc_field(w[k], 1u, 8u));
     }
-    for (; i < n; ++i)
-        acc[i] = (int16_t)(acc[i] + w[i]);
 }
 
-/* INT4 element e in a full block: byte e % 16 of block e / 32, low nibble for e % 32 < 16. */
-SASTC_INLINE int32_t sastc_nibble_full(const uint8_t *packed, uint32_t e)
+/* acc[k] += field f0 of w[k], acc[8 + k] += field f0 + 1 (k < 8): a half block of 16 4-bit
+ * weights, fields 0-1 (f0 = 0) or 2-3 (f0 = 2); f0 and aligned are constants. */
+SASTC_INLINE void half_i4(int16_t *restrict acc, const uint16_t *restrict w, uint32_t f0,
+                          int aligned)
 {
-    const uint32_t b = packed[e / SASTC_I4_BLOCK * (SASTC_I4_BLOCK / 2u) + e % 16u];
-    return (e & 16u) ? sastc_high_nibble(b) : sastc_low_nibble(b);
+    int16_t *restrict a = aligned ? SASTC_ALIGNED(acc) : acc;
+    uint32_t k;
+    for (k = 0; k < SASTC_BLOCK_WORDS; ++k) {
+        a[k] = (int16_t)(a[k] + sastc_field(w[k], f0, 4u));
+        a[k + 8u] = (int16_t)(a[k + 8u] + sastc_field(w[k], f0 + 1u, 4u));
+    }
 }
 
-/* acc[j] += low(w[j]) for j < 16: the first half of a full block of 32 INT4 weights. */
-SASTC_INLINE void lows_i4(int16_t *restrict acc, const uint8_t *restrict w)
+/* acc[8 f + k] += field f of w[k] (f < 4, k < 8): one block of 32 4-bit weights. */
+SASTC_INLINE void block_i4(int16_t *restrict acc, const uint16_t *restrict w, int aligned)
+{
+    int16_t *restrict a = aligned ? SASTC_ALIGNED(acc) : acc;
+    uint32_t k;
+    for (k = 0; k < SASTC_BLOCK_WORDS; ++k) {
+        a[k] = (int16_t)(a[k] + sastc_field(w[k], 0u, 4u));
+        a[k + 8u] = (int16_t)(a[k + 8u] + sastc_field(w[k], 1u, 4u));
+        a[k + 16u] = (int16_t)(a[k + 16u] + sastc_field(w[k], 2u, 4u));
+        a[k + 24u] = (int16_t)(a[k + 24u] + sastc_field(w[k], 3u, 4u));
+    }
+}
+
+/* acc[i] += W[e + i] for i < n, 8-bit weights, e and n multiples of 16, acc aligned: an odd
+ * block first, then two blocks at a time. */
+SASTC_INLINE void run_i8_blocks(int16_t *acc, const uint16_t *words, uint32_t e, uint32_t n)
+{
+    const uint16_t *w = words + e / 2u, *const end = w + n / 2u;
+    if (n % (2u * SASTC_I8_BLOCK) != 0u) { /* 16 sums from 8 words */
+        block_i8(acc, w, 1);
+        acc += SASTC_I8_BLOCK;
+        w += SASTC_BLOCK_WORDS;
+    }
+    for (; w != end; w += 2u * SASTC_BLOCK_WORDS) { /* 32 sums from 16 words */
+        block_i8(acc, w, 1);
+        block_i8(acc + SASTC_I8_BLOCK, w + SASTC_BLOCK_WORDS, 1);
+        acc += 2u * SASTC_I8_BLOCK;
+    }
+}
+
+/* acc[i] += W[e + i] for i < n, 4-bit weights, e and n multiples of 16, acc aligned: an upper
+ * half block if e starts one, whole blocks, then a lower half block if one is left. */
+SASTC_INLINE void run_i4_halves(int16_t *acc, const uint16_t *words, uint32_t e, uint32_t n)
+{
+    const uint16_t *w = words + e / SASTC_I4_BLOCK * SASTC_BLOCK_WORDS;
+    const uint32_t end = e + n;
+    if (e % SASTC_I4_BLOCK != 0u) { /* weights 16..31 of a block: fields 2 and 3 */
+        half_i4(acc, w, 2u, 1);
+        acc += SASTC_HALF_BLOCK;
+        w += SASTC_BLOCK_WORDS;
+        e += SASTC_HALF_BLOCK;
+    }
+    for (; e + SASTC_I4_BLOCK <= end; e += SASTC_I4_BLOCK) { /* whole blocks: 32 sums */
+        block_i4(acc, w, 1);
+        acc += SASTC_I4_BLOCK;
+        w += SASTC_BLOCK_WORDS;
+    }
+    if (e < end) /* weights 0..15 of a block: fields 0 and 1 */
+        half_i4(acc, w, 0u, 1);
+}
+
+/* acc[j] += from[j] for j < 8 (any alignment). */
+SASTC_INLINE void add8(int16_t *restrict acc, const int16_t *restrict from)
 {
     uint32_t j;
-    for (j = 0; j < SASTC_ROW_BLOCK; ++j)
-        acc[j] = (int16_t)(acc[j] + sastc_low_nibble(w[j]));
+    for (j = 0; j < 8u; ++j)
+        acc[j] = (int16_t)(acc[j] + from[j]);
 }
 
-/* acc[j] += high(w[j]) for j < 16: the second half of a full block. */
-SASTC_INLINE void highs_i4(int16_t *restrict acc, const uint8_t *restrict w)
+/* buffer[j] = weight j of the block at w, j < 16 (8-bit) or 32 (4-bit); buffer aligned. */
+SASTC_INLINE void decode_block(int16_t *buffer, const uint16_t *w, uint32_t width)
 {
     uint32_t j;
-    for (j = 0; j < SASTC_ROW_BLOCK; ++j)
-        acc[j] = (int16_t)(acc[j] + sastc_high_nibble(w[j]));
-}
-
-/* acc[i] += W[e + i] for i < 16, e a multiple of 16, of `count` packed weights; the blocks
- * before `full_end` (count rounded down to 32) are full. */
-SASTC_INLINE void chunk_i4(int16_t *restrict acc, const uint8_t *restrict packed, uint32_t e,
-                           uint32_t count, uint32_t full_end)
-{
-    const uint8_t *w = packed + e / SASTC_I4_BLOCK * (SASTC_I4_BLOCK / 2u);
-    uint32_t i;
-    if (e + SASTC_ROW_BLOCK > full_end) /* in the last, shorter block */
-        for (i = 0; i < SASTC_ROW_BLOCK; ++i)
-            acc[i] = (int16_t)(acc[i] + sastc_nibble_at(packed, e + i, count));
-    else if (e % SASTC_I4_BLOCK == 0u)
-        lows_i4(acc, w);
+    for (j = 0; j < SASTC_I4_BLOCK; ++j)
+        buffer[j] = 0;
+    if (width == 8u)
+        block_i8(buffer, w, 1);
     else
-        highs_i4(acc, w);
+        block_i4(buffer, w, 1);
 }
 
-/* acc[i] += W[first + i] for i < n; first and n multiples of 16. */
-SASTC_INLINE void row_i4_blocks(int16_t *restrict acc, const uint8_t *restrict packed,
-                                uint32_t first, uint32_t n, uint32_t count)
+/* acc[i] += W[e + i] for i < n, any e and n, `width`-bit weights (a constant), acc of any
+ * alignment: a block the run covers whole goes straight into the sums; otherwise the block
+ * of weight e + i and the next are decoded into an aligned buffer and up to the rest of
+ * both is added from there, 8 sums at a time. */
+SASTC_INLINE void run_any_blocks(int16_t *acc, const uint16_t *words, uint32_t e, uint32_t n,
+                                 uint32_t width)
 {
-    const uint32_t full_end = count - count % SASTC_I4_BLOCK;
-    uint32_t i;
-    for (i = 0; i < n; i += SASTC_ROW_BLOCK)
-        chunk_i4(acc + i, packed, first + i, count, full_end);
-}
-
-/* acc[i] += W[first + i] for i < n, any first and n. */
-SASTC_INLINE void row_i4_any(int16_t *restrict acc, const uint8_t *restrict packed,
-                             uint32_t first, uint32_t n, uint32_t count)
-{
-    const uint32_t full_end = count - count % SASTC_I4_BLOCK;
-    uint32_t i = 0;
-    while (i < n) { /* aligned chunks of 16 where the row covers one, else element by element */
-        const uint32_t e = first + i;
-        if (e % SASTC_ROW_BLOCK == 0u && i + SASTC_ROW_BLOCK <= n) {
-            chunk_i4(acc + i, packed, e, count, full_end);
-            i += SASTC_ROW_BLOCK;
-        } else {
-            acc[i] = (int16_t)(acc[i] + (e < full_end ? sastc_nibble_full(packed, e)
-                                                      : sastc_nibble_at(packed, e, count)));
-            i += 1u;
+    const uint32_t block = SASTC_BLOCK_WORDS * (16u / width);
+    int16_t buffer[2u * SASTC_I4_BLOCK] SASTC_ALIGN16;
+    uint32_t i = 0, j;
+    while (i < n) { /* weight e + i is weight `at` of its block */
+        const uint32_t at = (e + i) % block;
+        const uint16_t *w = words + (e + i) / block * SASTC_BLOCK_WORDS;
+        uint32_t take = n - i;
+        if (at == 0u && take >= block) { /* a whole block */
+            if (width == 8u)
+                block_i8(acc + i, w, 0);
+            else
+                block_i4(acc + i, w, 0);
+            i += block;
+            continue;
         }
+        decode_block(buffer, w, width);
+        if (at + take > block) /* the run goes on into the next block */
+            decode_block(buffer + block, w + SASTC_BLOCK_WORDS, width);
+        if (at + take > 2u * block)
+            take = 2u * block - at;
+        for (j = 0; j + 8u <= take; j += 8u) /* 8 sums at a time, then one by one */
+            add8(acc + i + j, buffer + at + j);
+        for (; j < take; ++j)
+            acc[i + j] = (int16_t)(acc[i + j] + buffer[at + j]);
+        i += take;
     }
 }
 
-/* acc[i] += W[tap + i] for i < n, in the kind's weight format and row shape. */
-SASTC_INLINE void sastc_add_row(const plan *p, enum row_kind kind, int16_t *acc, uint32_t tap,
+/* run_any_blocks out of line, one copy per width (the general path, kept small). */
+SASTC_NOINLINE void run_any_i8(int16_t *acc, const uint16_t *words, uint32_t e, uint32_t n)
+{
+    run_any_blocks(acc, words, e, n, 8u);
+}
+
+SASTC_NOINLINE void run_any_i4(int16_t *acc, const uint16_t *words, uint32_t e, uint32_t n)
+{
+    run_any_blocks(acc, words, e, n, 4u);
+}
+
+/* acc[i] += W[e + i] for i < n, in the kind's weight format and run shape. */
+SASTC_INLINE void sastc_add_run(const plan *p, enum row_kind kind, int16_t *acc, uint32_t e,
                                 uint32_t n)
 {
     switch (kind) {
-    case I8_BLOCKS: row_i8_blocks(acc, p->w8 + tap, n); break;
-    case I8_ANY: row_i8_any(acc, p->w8 + tap, n); break;
-    case I4_BLOCKS: row_i4_blocks(acc, p->w4, tap, n, p->weights); break;
-    case I4_ANY: row_i4_any(acc, p->w4, tap, n, p->weights); break;
+    case I8_BLOCKS: run_i8_blocks(acc, p->words, e, n); break;
+    case I8_ANY: run_any_i8(acc, p->words, e, n); break;
+    case I4_HALVES: run_i4_halves(acc, p->words, e, n); break;
+    case I4_ANY: run_any_i4(acc, p->words, e, n); break;
     }
 }
 
@@ -161,7 +199,7 @@ SASTC_INLINE void sastc_apply_window(const plan *p, const window *win, uint32_t 
     int16_t *acc = p->acc16 + win->acc_first;
     uint32_t tap = win->tap_first + c * p->channel_step, r;
     for (r = 0; r < win->rows; ++r, acc += acc_row_step, tap -= tap_row_step)
-        sastc_add_row(p, kind, acc, tap, run);
+        sastc_add_run(p, kind, acc, tap, run);
 }
 
 #endif /* SASTC_ROWS_H */

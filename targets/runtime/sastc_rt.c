@@ -23,20 +23,30 @@ static uint32_t max_u32(uint32_t a, uint32_t b)
 
 void sastc_plan_layout(const sastc_model *model, sastc_layout *layout)
 {
-    uint32_t l, u_words = 0, bit_words = 0, most = 0, most_flushing = 0;
-    for (l = 0; l < model->num_layers; ++l) { /* u: n words, spike bits: ceil(n / 32) words */
+    uint32_t l, u_words = 0, bit_words = 0, flag_words = 0, most = 0, most_flushing = 0;
+    for (l = 0; l < model->num_layers; ++l) { /* u: n words (aligned), bits: ceil(n / 32) */
         const uint32_t n = sastc_neurons(&model->layers[l]);
-        u_words += n;
+        u_words += sastc_membrane_words(n);
         bit_words += sastc_bit_words(n);
+        flag_words += sastc_flag_words(n);
         most = max_u32(most, n);
         if (model->layers[l].flush_events != UINT32_MAX)
             most_flushing = max_u32(most_flushing, n);
     }
     layout->bits_offset = u_words;
     layout->logits_offset = layout->bits_offset + bit_words;
-    layout->acc32_offset = layout->logits_offset + model->num_classes;
-    layout->acc16_offset = layout->acc32_offset + most_flushing;
-    layout->total_words = layout->acc16_offset + (most + 1u) / 2u;
+    layout->touched_offset = layout->logits_offset + model->num_classes;
+    layout->acc32_offset = sastc_align_words(layout->touched_offset + flag_words);
+    layout->acc16_offset = layout->acc32_offset + sastc_align_words(most_flushing);
+    layout->total_words = layout->acc16_offset + (most + 1u) / 2u + SASTC_ALIGN_WORDS - 1u;
+}
+
+/* state[i] = 0 for i < count. */
+static void zero_words(int32_t *state, uint32_t count)
+{
+    uint32_t i;
+    for (i = 0; i < count; ++i)
+        state[i] = 0;
 }
 
 size_t sastc_state_bytes(const sastc_model *model)
@@ -64,22 +74,23 @@ sastc_status sastc_init(sastc_ctx *ctx, const sastc_model *model, void *state, s
     if ((uintptr_t)state % 4u != 0u)
         return SASTC_ERR_STATE_ALIGNMENT;
     ctx->model = model;
-    ctx->state = (int32_t *)state;
+    /* the arrays start at the first 16-byte boundary (total_words has the slack) */
+    ctx->state = (int32_t *)state + (16u - (uintptr_t)state % 16u) % 16u / 4u;
     ctx->ready = SASTC_READY;
+    zero_words(ctx->state, layout.total_words - (SASTC_ALIGN_WORDS - 1u)); /* sums too */
     return sastc_reset(ctx);
 }
 
 sastc_status sastc_reset(sastc_ctx *ctx)
 {
     sastc_layout layout;
-    uint32_t i;
     if (ctx == NULL)
         return SASTC_ERR_NULL_ARGUMENT;
     if (ctx->ready != SASTC_READY)
         return SASTC_ERR_NOT_INITIALISED;
     sastc_plan_layout(ctx->model, &layout);
-    for (i = 0; i < layout.total_words; ++i) /* u = 0, spikes = 0, logits = 0, acc = 0 */
-        ctx->state[i] = 0;
+    /* u = 0, spikes = 0, logits = 0, no block touched; the sums are zero after every step */
+    zero_words(ctx->state, layout.acc32_offset);
     ctx->steps = 0u;
     return SASTC_OK;
 }
@@ -91,11 +102,12 @@ static void step_layers(const sastc_model *model, int32_t *state, const uint8_t 
     sastc_layout layout;
     const uint32_t *input_bits = NULL;
     int32_t *u = state, *logits;
-    uint32_t *bits;
+    uint32_t *bits, *touched;
     sastc_acc acc;
     uint32_t l;
     sastc_plan_layout(model, &layout);
     bits = (uint32_t *)(state + layout.bits_offset);
+    touched = (uint32_t *)(state + layout.touched_offset);
     logits = state + layout.logits_offset;
     acc.wide = state + layout.acc32_offset;
     acc.narrow = (int16_t *)(void *)(state + layout.acc16_offset);
@@ -107,13 +119,14 @@ static void step_layers(const sastc_model *model, int32_t *state, const uint8_t 
         if (layer->neuron == SASTC_NEURON_LI) {
             sastc_update_li(layer, u, acc, wide, logits);
         } else {
-            sastc_update_lif(layer, u, acc, wide, bits, step);
+            sastc_update_lif(layer, u, acc, wide, bits, touched, step);
             if (l + 1u == model->num_layers)
                 sastc_count_spikes(bits, n, logits);
         }
         input_bits = bits;
-        u += n;
+        u += sastc_membrane_words(n);
         bits += sastc_bit_words(n);
+        touched += sastc_flag_words(n);
     }
 }
 
@@ -183,7 +196,7 @@ static sastc_status layer_state(const sastc_ctx *ctx, uint32_t layer, int32_t **
     if (layer >= ctx->model->num_layers)
         return SASTC_ERR_LAYER_INDEX;
     for (l = 0; l < layer; ++l) { /* offsets: the earlier layers' membranes and bits */
-        u_offset += sastc_neurons(&ctx->model->layers[l]);
+        u_offset += sastc_membrane_words(sastc_neurons(&ctx->model->layers[l]));
         bits_offset += sastc_bit_words(sastc_neurons(&ctx->model->layers[l]));
     }
     sastc_plan_layout(ctx->model, &layout);

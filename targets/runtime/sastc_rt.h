@@ -21,15 +21,16 @@
  * - membranes, accumulators and spike bits of every layer: HWC order,
  *   neuron n = (y * W_out + x) * C_out + c; spike bit n is bit (n % 32) of
  *   word n / 32;
- * - INT8 weights (weight_bits 5..8) are int8_t. INT4 weights (weight_bits
- *   2..4) are two's-complement nibbles, ceil(n / 2) bytes for n weights, in
- *   blocks of 32 weights in 16 bytes: weight j < 16 of a block is the low
- *   nibble of the block's byte j, weight 16 + j the high nibble of byte j.
- *   A last block of m < 32 weights takes h = ceil(m / 2) bytes: weight j < h
- *   in the low nibble of byte j, weight j >= h in the high nibble of j - h.
+ * - weights are packed in uint16_t words, in blocks of 8 words (one 16-byte
+ *   vector): a word holds two 8-bit fields (weight_bits 5..8) or four 4-bit
+ *   fields (weight_bits 2..4) in two's complement, and field f (bits
+ *   [16 f / lanes, 16 (f + 1) / lanes)) of word k of a block is weight 8 f + k
+ *   of the block. A block is 16 (8-bit) or 32 (4-bit) weights; the last one
+ *   is padded with zero weights.
  *
- * The state buffer is accessed as 32-bit words, 16-bit partial sums and
- * bytes: declare it uint32_t state[SASTC_MODEL_STATE_WORDS].
+ * The state buffer is accessed as 32-bit words and 16-bit partial sums:
+ * declare it uint32_t state[SASTC_MODEL_STATE_WORDS] (4-byte aligned; the
+ * runtime starts its arrays at the first 16-byte boundary inside it).
  */
 #ifndef SASTC_RT_H
 #define SASTC_RT_H
@@ -37,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SASTC_ABI_VERSION 1u
+#define SASTC_ABI_VERSION 2u
 
 /* Status codes, generated from the one list in sastc_status.def. */
 typedef enum sastc_status {
@@ -50,23 +51,28 @@ typedef enum sastc_status {
 enum { SASTC_OP_CONV = 0, SASTC_OP_DENSE = 1 };
 enum { SASTC_NEURON_LIF = 0, SASTC_NEURON_LI = 1 };
 
-/* Where input coordinate y (or x) of a layer lands, after pooling: a table per axis.
- * conv: outputs first .. first + count - 1 are reached; for rows `tap` is the kernel
- *       row ky of the first (the next ones use ky - stride, ky - 2 stride, ...), for
- *       columns the weight slot of its kx (the next ones use slot + 1, slot + 2, ...);
- * dense: `first` is the pooled coordinate, count 1;
+/* Where input coordinate y (or x) of a layer lands, after pooling: a table per axis. An input
+ * event at (c, y, x) reaches rows[y].count x cols[x].count outputs; the sums of the first one
+ * start at rows[y].sums + cols[x].sums (channel 0) and its weights at element
+ * rows[y].weights + cols[x].weights + c * (k * k * out_c conv, out_c dense).
+ * conv rows:    sums = first * out_w * out_c, weights = ky * k * out_c (the next output rows
+ *               use ky - stride, ky - 2 stride, ...);
+ * conv columns: sums = first * out_c, weights = slot(kx) * out_c (the next output columns
+ *               use slot + 1, slot + 2, ...);
+ * dense:        sums = 0, weights = pooled y * (W / pool) * C * out_c for rows,
+ *               pooled x * C * out_c for columns, count 1;
  * count 0: y lies in an edge that does not fill a pooling window (dropped). */
 typedef struct sastc_span {
-    uint16_t first;
-    uint8_t count;
-    uint8_t tap;
+    uint32_t sums;
+    uint32_t weights;
+    uint32_t count;
 } sastc_span;
 
 /* One compiled layer: [sum pool] -> conv | dense -> LIF | LI. */
 typedef struct sastc_layer {
     uint8_t op;              /* SASTC_OP_CONV or SASTC_OP_DENSE */
     uint8_t neuron;          /* SASTC_NEURON_LIF or SASTC_NEURON_LI */
-    uint8_t weight_bits;     /* <= 4: packed nibbles in weights_i4, else int8 in weights_i8 */
+    uint8_t weight_bits;     /* 2..4: 4-bit fields in `weights`, 5..8: 8-bit fields */
     uint8_t pool;            /* sum pooling k x k, stride k, applied to the input first */
     uint8_t kernel, stride, padding;
     uint8_t leak_shift;      /* beta = beta_q / 2^leak_shift */
@@ -78,8 +84,7 @@ typedef struct sastc_layer {
     uint32_t unsaturated_steps;    /* steps after a reset in which u_pre provably stays in range */
     uint32_t flush_events;         /* events after which int16 partial sums move to int32
                                       (32767 / max|W|); UINT32_MAX: |acc| < 2^15 always */
-    const int8_t *weights_i8;      /* weight_bits > 4, else NULL */
-    const uint8_t *weights_i4;     /* weight_bits <= 4, else NULL */
+    const uint16_t *weights;       /* packed words, see the top of this file */
     const int32_t *bias_q;         /* [out_c] */
     const int32_t *theta_q;        /* [out_c]; unused by an LI layer */
     const sastc_span *row_spans;   /* [in_h] */
@@ -102,7 +107,7 @@ typedef struct sastc_model {
 /* Caller-owned context: a model bound to a caller-owned state buffer. */
 typedef struct sastc_ctx {
     const sastc_model *model;
-    int32_t *state;
+    int32_t *state;          /* the caller's buffer from its first 16-byte boundary */
     uint32_t steps;          /* time steps since the last reset */
     uint32_t ready;          /* set by a successful sastc_init */
 } sastc_ctx;

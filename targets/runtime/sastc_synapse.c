@@ -19,15 +19,38 @@
  */
 #include "sastc_rows.h"
 
-/* acc32[i] += acc16[i]; acc16[i] = 0 over the layer: the int16 sums move into int32. */
-static void flush(plan *p)
+/* acc32[i] += acc16[i]; acc16[i] = 0 for i < 16 (both 16-byte aligned). */
+SASTC_INLINE void move_block(int32_t *restrict acc32_block, int16_t *restrict acc16_block)
+{
+    int32_t *restrict acc32 = SASTC_ALIGNED(acc32_block);
+    int16_t *restrict acc16 = SASTC_ALIGNED(acc16_block);
+    uint32_t i;
+    for (i = 0; i < 16u; ++i) {
+        acc32[i] += acc16[i];
+        acc16[i] = 0;
+    }
+}
+
+/* acc32[i] += acc16[i]; acc16[i] = 0 for i < n: blocks of 16, then one by one. */
+static void move_sums(int32_t *acc32, int16_t *acc16, uint32_t n)
 {
     uint32_t i;
-    for (i = 0; i < p->neurons; ++i) { /* acc32 += acc16; acc16 = 0 */
-        p->acc32[i] += p->acc16[i];
-        p->acc16[i] = 0;
+    for (i = 0; i + 16u <= n; i += 16u)
+        move_block(acc32 + i, acc16 + i);
+    for (; i < n; ++i) {
+        acc32[i] += acc16[i];
+        acc16[i] = 0;
     }
-    p->events = 0u;
+}
+
+/* The int16 sums of the layer move into int32 (nothing to do if they provably fit int16:
+ * flush_events UINT32_MAX, which a step would need 2^32 - 1 events to reach). */
+SASTC_NOINLINE void flush(plan *p)
+{
+    p->budget = p->flush_events;
+    if (p->flush_events == UINT32_MAX)
+        return;
+    move_sums(p->acc32, p->acc16, p->neurons);
     p->flushed = 1;
 }
 
@@ -35,7 +58,7 @@ static void flush(plan *p)
 SASTC_INLINE void event(plan *p, const window *win, uint32_t c, enum row_kind kind)
 {
     sastc_apply_window(p, win, c, kind);
-    if (++p->events == p->flush_events)
+    if (--p->budget == 0u)
         flush(p);
 }
 
@@ -64,9 +87,10 @@ SASTC_INLINE void frame_events(plan *p, const uint8_t *frame, uint32_t plane, ui
     uint32_t c, i;
     for (c = 0; c < p->in_c; ++c, frame += plane) { /* plane c of [C][H][W] */
         for (i = 0; i + 8u <= plane; i += 8u) { /* pixels i..i+7; non-zero ones by ctz */
-            uint64_t events = nonzero_bytes(sastc_load_u64(frame + i));
-            for (; events != 0u; events &= events - 1u) {
-                const uint32_t index = i + (sastc_ctz64(events) >> 3);
+            const uint64_t bytes = sastc_load_u64(frame + i);
+            uint64_t nonzero = bytes != 0u ? nonzero_bytes(bytes) : 0u;
+            for (; nonzero != 0u; nonzero &= nonzero - 1u) {
+                const uint32_t index = i + (sastc_ctz64(nonzero) >> 3);
                 pixel_events(p, c, index, frame[index], clip, kind);
             }
         }
@@ -117,7 +141,7 @@ static void frame_loop(plan *p, const uint8_t *frame, uint32_t plane, uint32_t c
     switch (p->kind) {
     case I8_BLOCKS: frame_events(p, frame, plane, clip, I8_BLOCKS); break;
     case I8_ANY: frame_events(p, frame, plane, clip, I8_ANY); break;
-    case I4_BLOCKS: frame_events(p, frame, plane, clip, I4_BLOCKS); break;
+    case I4_HALVES: frame_events(p, frame, plane, clip, I4_HALVES); break;
     case I4_ANY: frame_events(p, frame, plane, clip, I4_ANY); break;
     }
 }
@@ -127,7 +151,7 @@ static void spike_rows_loop(plan *p, const uint32_t *bits, uint32_t words)
     switch (p->kind) {
     case I8_BLOCKS: row_events(p, bits, words, I8_BLOCKS); break;
     case I8_ANY: row_events(p, bits, words, I8_ANY); break;
-    case I4_BLOCKS: row_events(p, bits, words, I4_BLOCKS); break;
+    case I4_HALVES: row_events(p, bits, words, I4_HALVES); break;
     case I4_ANY: row_events(p, bits, words, I4_ANY); break;
     }
 }
@@ -137,7 +161,7 @@ static void spike_positions_loop(plan *p, const uint32_t *bits, uint32_t words)
     switch (p->kind) {
     case I8_BLOCKS: position_events(p, bits, words, I8_BLOCKS); break;
     case I8_ANY: position_events(p, bits, words, I8_ANY); break;
-    case I4_BLOCKS: position_events(p, bits, words, I4_BLOCKS); break;
+    case I4_HALVES: position_events(p, bits, words, I4_HALVES); break;
     case I4_ANY: position_events(p, bits, words, I4_ANY); break;
     }
 }
@@ -145,7 +169,7 @@ static void spike_positions_loop(plan *p, const uint32_t *bits, uint32_t words)
 /* Where the step's sums are: int32 if any flush happened (then all of them are moved). */
 static int finish(plan *p)
 {
-    if (p->flushed && p->events > 0u)
+    if (p->flushed && p->budget != p->flush_events) /* events since the last flush */
         flush(p);
     return p->flushed;
 }
@@ -173,29 +197,24 @@ int sastc_scatter_spikes(const sastc_layer *layer, sastc_acc acc, const uint32_t
 
 void sastc_make_plan(const sastc_layer *layer, sastc_acc acc, plan *p)
 {
-    const int blocks = layer->out_c % SASTC_ROW_BLOCK == 0u;
-    p->w8 = layer->weights_i8;
-    p->w4 = layer->weights_i4;
+    const uint32_t taps = layer->out_c;
+    const int blocks = taps % SASTC_I8_BLOCK == 0u; /* whole (half) blocks per run */
+    p->words = layer->weights;
     p->row_spans = layer->row_spans;
     p->col_spans = layer->col_spans;
     p->acc16 = acc.narrow;
     p->acc32 = acc.wide;
-    p->kind = layer->weight_bits <= 4u ? (blocks ? I4_BLOCKS : I4_ANY)
+    p->kind = layer->weight_bits <= 4u ? (blocks ? I4_HALVES : I4_ANY)
                                        : (blocks ? I8_BLOCKS : I8_ANY);
-    p->op = layer->op;
-    p->cout = layer->out_c;
-    p->k = layer->kernel;
+    p->cout = taps;
     p->in_c = layer->in_c;
     p->in_w = layer->in_w;
-    p->out_w = layer->out_w;
-    p->pooled_w = layer->in_w / layer->pool;
-    p->channel_step = layer->op == SASTC_OP_CONV ? p->k * p->k * p->cout : p->cout;
-    p->tap_row_step = layer->stride * p->k * p->cout;
-    p->acc_row_step = p->out_w * p->cout;
-    p->weights = p->channel_step * layer->in_c *
-                 (layer->op == SASTC_OP_DENSE ? p->pooled_w * (layer->in_h / layer->pool) : 1u);
+    p->channel_step = layer->op == SASTC_OP_CONV ? (uint32_t)layer->kernel * layer->kernel * taps
+                                                 : taps;
+    p->tap_row_step = (uint32_t)layer->stride * layer->kernel * taps;
+    p->acc_row_step = (uint32_t)layer->out_w * taps;
     p->neurons = sastc_neurons(layer);
     p->flush_events = layer->flush_events;
-    p->events = 0u;
+    p->budget = layer->flush_events;
     p->flushed = 0;
 }
