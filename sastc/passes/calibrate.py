@@ -9,12 +9,14 @@ Methods:
 
 - ``accuracy`` (default): coordinate search, layer by layer and for a few
   rounds, over the profile's scale grid; each candidate is quantized and
-  simulated bit-exactly, and the scale with the highest calibration accuracy
-  wins (ties: the scale closest to 1). Layers before the one being searched
-  are simulated once and cached.
+  simulated bit-exactly, and a scale replaces the current one only if its
+  calibration accuracy is higher by at least ``min_gain`` points (ties: the
+  scale closest to 1). Layers before the one being searched are simulated
+  once and cached.
 - ``rate``: per layer in order, bisection on the scale until the integer
-  model's firing rate matches the float surrogate-forward model's mean spike
-  activation ``mean sigma(k (u - theta))`` on the same data.
+  model's firing rate matches the float hard-spike model's on the same data
+  (the surrogate's mean activation ``sigma(k (u - theta))`` counts graded
+  sub-threshold output and would pull thresholds far down).
 """
 
 from __future__ import annotations
@@ -76,34 +78,40 @@ def _lif_layers(net: FloatNet) -> list[int]:
 
 
 def _best_scale(evaluator: _Evaluator, scales: list[float], layer: int,
-                grid: tuple[float, ...]) -> tuple[float, float]:
+                grid: tuple[float, ...], min_gain: float) -> float:
+    """The grid scale with the best calibration accuracy; the current scale is kept unless
+    a candidate beats it by at least ``min_gain`` points (a small calibration split is
+    noisy, and chasing single samples does not carry over to unseen data)."""
     x = evaluator.prefix(scales, layer)
-    best_key, best = (-1.0, 0.0), scales[layer]
+    current = scales[layer]
+    incumbent = evaluator.accuracy(scales, layer, x)
+    best_key, best = (incumbent + min_gain, 0.0), current
     for candidate in grid:
         trial = [*scales[:layer], candidate, *scales[layer + 1:]]
         key = (evaluator.accuracy(trial, layer, x), -abs(math.log(candidate)))
-        if key > best_key:
+        if key[0] >= best_key[0] and key > best_key:
             best_key, best = key, candidate
-    return best, best_key[0]
+    return best
 
 
 def by_accuracy(evaluator: _Evaluator, settings: dict, progress: bool) -> dict[str, Any]:
     grid = tuple(settings.get("scales", DEFAULT_SCALES))
     rounds = int(settings.get("rounds", 2))
+    min_gain = float(settings.get("min_gain", 1.0))
     scales = [1.0] * len(evaluator.net.layers)
     layers = _lif_layers(evaluator.net)
     bar = tqdm(total=rounds * len(layers) * len(grid), desc="calibrate", unit="sim",
                leave=False, disable=bar_disabled(progress))
     for _ in range(rounds):
         for layer in layers:
-            scales[layer], _ = _best_scale(evaluator, scales, layer, grid)
+            scales[layer] = _best_scale(evaluator, scales, layer, grid, min_gain)
             bar.update(len(grid))
     bar.close()
-    return {"scales": scales, "grid": list(grid), "rounds": rounds}
+    return {"scales": scales, "grid": list(grid), "rounds": rounds, "min_gain": min_gain}
 
 
 def by_rate(evaluator: _Evaluator, settings: dict, progress: bool) -> dict[str, Any]:
-    records = FloatSimulator(evaluator.net, "surrogate").run(evaluator.frames, record=True).records
+    records = FloatSimulator(evaluator.net, "hard").run(evaluator.frames, record=True).records
     scales = [1.0] * len(evaluator.net.layers)
     targets, reached = {}, {}
     for layer in tqdm(_lif_layers(evaluator.net), desc="calibrate", leave=False,

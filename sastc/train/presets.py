@@ -12,7 +12,7 @@ from typing import Any
 PRESETS: dict[str, dict[str, Any]] = {
     "synthetic": {"epochs": 8, "batch_size": 32, "lr": 2e-3, "rho": 0.2, "steepness": 5.0,
                   "augment_shift": 0},
-    "nmnist": {"epochs": 60, "batch_size": 32, "lr": 2e-3, "rho": 0.2, "steepness": 3.0,
+    "nmnist": {"epochs": 60, "batch_size": 32, "lr": 2e-3, "rho": 0.7, "steepness": 3.0,
                "augment_shift": 2},
     "dvsgesture": {"epochs": 60, "batch_size": 16, "lr": 1e-3, "rho": 0.2, "steepness": 3.0,
                    "augment_shift": 2},
