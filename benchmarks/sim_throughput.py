@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sastc.allocator import tune_allocator
 from sastc.ir import fuse
 from sastc.ir.build import graph_from_spec, random_params
 from sastc.passes.quantize import quantize_net
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    tune_allocator()  # as the sastc command does; applies to torch and numpy alike
     graph, model, frames = (checkpoint_setup(args.checkpoint, args.data_dir, args.batch)
                             if args.checkpoint else
                             random_setup(args.arch, args.time_bins, args.batch, 0))

@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import sastc.train.model as sastc_model
+from sastc.allocator import tune_allocator
 from sastc.data import DATASETS, load_frames
 from sastc.data.base import FrameSet
 from sastc.spec import ArchSpec, Conv, Dense, Pool, Readout, parse_arch
@@ -60,7 +61,6 @@ from sastc.train.distributed import Dist
 from sastc.train.epoch import run_epoch
 from sastc.train.evaluate import to_time_major
 from sastc.train.lif import lif_scan_reference
-from sastc.train.memory import tune_allocator
 from sastc.train.model import SpikingNet, Trace, init_weights
 from sastc.train.run import new_run
 from sastc.train.sam import SAM
@@ -643,7 +643,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="print the top ops of a training step of sastc and snnTorch")
     parser.add_argument("--no-malloc-tuning", dest="malloc_tuning", action="store_false",
                         help="keep glibc's default allocator settings (sastc train tunes them, "
-                             "see sastc/train/memory.py; the tuning applies to both libraries)")
+                             "see sastc/allocator.py; the tuning applies to both libraries)")
     return parser.parse_args(argv)
 
 

@@ -119,3 +119,84 @@ def test_synops_count_spikes_times_fanout() -> None:
     assert result.dense[0] == pytest.approx(10 * fanout_map(
         net.layers[0].geometry, np.ones_like(net.layers[0].weight)).sum())
     assert all(0 < eff < dense for eff, dense in zip(result.effective, result.dense, strict=True))
+
+
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding"), [
+    ((7, 2, 34, 34), 5, 2, 2), ((5, 16, 8, 8), 3, 1, 1), ((4, 3, 13, 11), 3, 3, 0),
+    ((3, 4, 9, 9), 1, 1, 0), ((6, 2, 10, 12), 4, 2, 1)])
+def test_blocked_conv_matches_torch_across_blocks(shape, kernel, stride, padding,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import sastc.sim.kernels as kernels
+
+    rng = np.random.default_rng(4)
+    x = (rng.random(shape) < 0.2).astype(np.float32)
+    w = rng.integers(-127, 128, (6, shape[1], kernel, kernel)).astype(np.float32)
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w),
+                                          stride=stride, padding=padding).numpy()
+    # blocks of 2 samples: several blocks and a partial last one
+    per_sample = kernel * kernel * shape[1] * expected.shape[2] * expected.shape[3]
+    monkeypatch.setattr(kernels, "_CHUNK_ELEMENTS", 2 * per_sample)
+    np.testing.assert_array_equal(conv2d(x, w, stride, padding), expected)
+
+
+def _saturating_layer(membrane_bits: int):
+    """Layer 0 of a compiled net with a narrow membrane, drives that saturate it and
+    thresholds inside its range."""
+    from dataclasses import replace
+
+    net, _, _ = _setup(5)
+    layer = quantize_net(net, load_target("int8-fixed").profile.numerics).layers[0]
+    theta = np.random.default_rng(8).integers(1 << (membrane_bits - 4), 1 << (membrane_bits - 2),
+                                              layer.theta_q.shape)
+    return replace(layer, membrane_bits=membrane_bits, frac_bits=membrane_bits - 9, theta_q=theta)
+
+
+@pytest.mark.parametrize("membrane_bits", [12, 24])
+def test_integer_scan_matches_the_numerics_rules_in_int32_and_int64(membrane_bits: int) -> None:
+    from sastc import numerics
+    from sastc.sim.int_sim import _scan, membrane_dtype
+
+    layer = _saturating_layer(membrane_bits)
+    rng = np.random.default_rng(6)
+    acc = rng.integers(-900, 900, (12, 3, *layer.geometry.out_shape)).astype(np.float32)
+    assert membrane_dtype(layer, 900) is np.int32
+    theta = layer.theta_q.astype(np.int64).reshape(-1, 1, 1)
+    bias = layer.bias_q.astype(np.int64).reshape(-1, 1, 1)
+    u, expected = np.zeros(acc.shape[1:], np.int64), []
+    for t in range(acc.shape[0]):
+        spikes, u = numerics.lif_step(u, acc[t].astype(np.int64), bias_q=bias, theta_q=theta,
+                                      beta_q=layer.beta_q, leak_shift=layer.leak_shift,
+                                      frac_bits=layer.frac_bits,
+                                      membrane_bits=layer.membrane_bits)
+        expected.append(spikes)
+    for dtype in (np.int32, np.int64):
+        _, trace = _scan(layer, acc, dtype)
+        np.testing.assert_array_equal(trace, np.stack(expected))
+    assert 0.05 < np.stack(expected).mean() < 0.95
+    saturated = np.abs(acc * 2.0 ** layer.frac_bits) >= 1 << (membrane_bits - 1)
+    assert saturated.mean() > 0.05
+
+
+def test_membrane_dtype_falls_back_to_int64_when_int32_could_overflow() -> None:
+    from sastc.sim.int_sim import membrane_dtype
+
+    layer = _saturating_layer(24)
+    assert membrane_dtype(layer, 1000) is np.int32
+    assert membrane_dtype(layer, 1 << 28) is np.int64
+
+
+def test_threaded_integer_sim_equals_one_thread() -> None:
+    net, _, frames = _setup(7)
+    frames = np.concatenate([frames] * 4)  # 24 samples: three parts of 8
+    qnet = quantize_net(net, load_target("int4-fixed").profile.numerics)
+    results = []
+    for threads in (1, 3):
+        sim = IntegerSimulator(qnet, threads=threads)
+        counter = sim.synops_counter()
+        out = sim.run(frames, record=True, synops=counter)
+        results.append((out, counter.result()))
+    (one, synops_one), (three, synops_three) = results
+    np.testing.assert_array_equal(one.logits, three.logits)
+    for a, b in zip(one.records, three.records, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert synops_one.to_dict() == synops_three.to_dict()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from sastc import __version__
+from sastc.allocator import tune_allocator
 from sastc.errors import SastcError
 
 
@@ -36,6 +37,7 @@ def main() -> None:
     sastc compile RUN/checkpoint.pt --target int8-fixed
     sastc simulate BUILD              float vs integer accuracy and SynOps
     """
+    tune_allocator()  # every stage allocates the same large arrays many times
 
 
 def _register() -> None:

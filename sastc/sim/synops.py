@@ -17,6 +17,7 @@ For one layer with input activity ``x[t, i]`` (spike counts after pooling):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,14 +80,18 @@ class SynOpsCounter:
         self.time_bins = time_bins
         self.effective_sum = np.zeros(len(names))
         self.samples = 0
+        self._lock = threading.Lock()
 
     def add(self, layer: int, pooled_input_counts: np.ndarray) -> None:
         """``pooled_input_counts``: ``[B, *pooled_shape]`` input events summed over time."""
         counts = pooled_input_counts.reshape(pooled_input_counts.shape[0], -1).astype(np.float64)
-        self.effective_sum[layer] += float(counts.sum(axis=0) @ self.nonzero_fanout[layer].ravel())
+        effective = float(counts.sum(axis=0) @ self.nonzero_fanout[layer].ravel())
+        with self._lock:  # the integer simulator counts from several threads
+            self.effective_sum[layer] += effective
 
     def count_samples(self, batch: int) -> None:
-        self.samples += batch
+        with self._lock:
+            self.samples += batch
 
     def result(self) -> SynOps:
         per_sample = self.effective_sum / max(self.samples, 1)

@@ -21,6 +21,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from sastc.allocator import tune_allocator
 from sastc.atomic import write_text_atomic
 from sastc.errors import ConfigError, TrainingDiverged
 from sastc.progress import bar_disabled
@@ -30,7 +31,6 @@ from sastc.train.config import TrainConfig
 from sastc.train.data_setup import TrainingData, build_spec, load_training_data
 from sastc.train.epoch import run_epoch
 from sastc.train.evaluate import evaluate
-from sastc.train.memory import tune_allocator
 from sastc.train.model import SpikingNet, init_weights
 from sastc.train.sam import SAM
 

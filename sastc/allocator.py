@@ -1,4 +1,5 @@
-"""Allocator settings for training loops that allocate the same large tensors every step."""
+"""Allocator settings for loops that allocate the same large arrays over and over (training
+steps, simulator layers)."""
 
 from __future__ import annotations
 
