@@ -29,7 +29,8 @@ def test_perturb_moves_rho_along_gradient_and_restore_is_exact() -> None:
     norm = sam.perturb()
     expected_norm = torch.sqrt(sum((g ** 2).sum() for g in grads))
     assert norm == pytest.approx(float(expected_norm), rel=1e-6)
-    moved = torch.sqrt(sum(((p - b) ** 2).sum() for p, b in zip(model.parameters(), before, strict=False)))
+    moved = torch.sqrt(sum(((p.detach() - b) ** 2).sum()
+                           for p, b in zip(model.parameters(), before, strict=True)))
     assert float(moved) == pytest.approx(0.3, rel=1e-5)
     sam.restore()
     for p, b in zip(model.parameters(), before, strict=True):
