@@ -43,6 +43,8 @@ def compile_one(checkpoint: str, target: str, calibrate: bool, data_dir: str | N
             "synops_float_per_layer": {k: v["Effective_ACs"]
                                        for k, v in result["synops_float"]["per_layer"].items()},
             "spike_agreement": result["spike_agreement"],
+            "decision_flips": result["decision_flips"],
+            "float_margin_median": result["float_margin_median"],
             "flash_bytes": memory["flash_bytes"], "ram_bytes": memory["ram_bytes"],
             "threshold_scale": report["calibrate"].get("threshold_scale", {})}
 
@@ -70,6 +72,16 @@ def print_table(table: list[dict[str, Any]], samples: int) -> None:
               + "".join(f"{c:>14}" for c in cells) + f"{e['synops_int']['mean']:>14,.0f}")
 
 
+def print_flips(rows: list[dict[str, Any]]) -> None:
+    """The test samples each integer model decides differently from its float-hard model."""
+    print("\nsamples decided differently from float hard (float margin; median margin)")
+    for r in rows:
+        flips = ", ".join(f"#{f['sample']} {f['float_class']}->{f['int_class']} "
+                          f"({f['float_margin']:.2f})" for f in r["decision_flips"]) or "none"
+        print(f"  {Path(r['checkpoint']).parent.name:<24}{r['target']:<12}"
+              f"{'cal' if r['calibrated'] else 'nocal':<7}{flips}; {r['float_margin_median']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+")
@@ -81,6 +93,7 @@ def main() -> None:
                 for c in args.checkpoints for t, cal in VARIANTS]
     table = summarise(rows)
     print_table(table, rows[0]["samples"])
+    print_flips(rows)
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": rows, "summary": table}, indent=2))
 

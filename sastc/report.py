@@ -13,6 +13,25 @@ def _accuracy_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"  integer (bit-exact)          {result['int_accuracy']:.2f}%   "
                      f"({result['int_delta_vs_surrogate']:+.2f} vs surrogate, "
                      f"{result['int_delta']:+.2f} vs float hard)")
+        lines += decision_lines(result, label_width=31)
+    return lines
+
+
+def decision_lines(result: dict[str, Any], label_width: int = 29) -> list[str]:
+    """Where integer and float-hard decide differently, and how close those calls were
+    (``label_width``: the column the values start at, to line up with the lines above)."""
+    flips = result.get("decision_flips")
+    if flips is None:
+        return []
+    same = result["samples"] - len(flips)
+    label = "  same class as float hard"
+    lines = [f"{label:<{label_width}}{same}/{result['samples']} samples"]
+    if flips:
+        shown = ", ".join(f"#{f['sample']} {f['float_class']}->{f['int_class']} "
+                          f"(margin {f['float_margin']:.2f})" for f in flips[:5])
+        more = f" and {len(flips) - 5} more" if len(flips) > 5 else ""
+        lines.append(f"    differs on {shown}{more}; median float margin "
+                     f"{result['float_margin_median']:.2f}")
     return lines
 
 

@@ -12,7 +12,7 @@ from sastc.errors import CheckpointError
 from sastc.ir.graph import load_graph
 from sastc.ir.lower import fuse
 from sastc.ir.quantized import load_qnet
-from sastc.report import synops_lines
+from sastc.report import decision_lines, synops_lines
 from sastc.sim.compare import compare
 from sastc.sim.float_sim import FloatSimulator
 from sastc.sim.int_sim import IntegerSimulator
@@ -84,5 +84,6 @@ def simulate_text(report: dict[str, Any]) -> str:
     if "int_accuracy" in report:
         lines.append(f"  integer (bit-exact)        {report['int_accuracy']:.2f}%  "
                      f"({report['int_delta']:+.2f} vs float hard)")
+        lines += decision_lines(report)
     lines += ["", "SynOps per sample", *synops_lines(report)]
     return "\n".join(lines)

@@ -200,3 +200,13 @@ def test_threaded_integer_sim_equals_one_thread() -> None:
     for a, b in zip(one.records, three.records, strict=True):
         np.testing.assert_array_equal(a, b)
     assert synops_one.to_dict() == synops_three.to_dict()
+
+
+def test_decision_flips_name_the_samples_and_the_float_margin() -> None:
+    from sastc.sim.compare import decision_flips
+
+    float_logits = np.array([[0.0, 10.0, 9.0], [5.0, 0.0, 1.0], [0.0, 2.0, 8.0]])
+    int_logits = np.array([[0, 9, 10], [7, 0, 1], [0, 8, 8]])
+    flips = decision_flips(float_logits, int_logits, offset=40)
+    assert flips == [{"sample": 40, "float_class": 1, "int_class": 2, "float_margin": 0.1},
+                     {"sample": 42, "float_class": 2, "int_class": 1, "float_margin": 0.75}]

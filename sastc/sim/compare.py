@@ -2,8 +2,9 @@
 
 Reports float surrogate-forward accuracy, float hard-spike accuracy, integer
 accuracy, per-layer spike agreement between float-hard and integer (fraction
-of (time step, neuron) pairs with the same spike bit), and SynOps of both.
-Accuracies are percentages.
+of (time step, neuron) pairs with the same spike bit), the samples whose class
+the integer model decides differently from float-hard (with the float model's
+margin on them), and SynOps of both. Accuracies are percentages.
 """
 
 from __future__ import annotations
@@ -31,6 +32,29 @@ def float_accuracy(net: FloatNet, frames: np.ndarray, labels: np.ndarray, mode: 
     return _percent(correct, len(labels))
 
 
+def relative_margins(logits: np.ndarray) -> np.ndarray:
+    """``(top-1 - top-2 logit) / max |logit|`` per sample: how close a decision is.
+
+    >>> relative_margins(np.array([[1.0, 3.0, 2.0], [0.0, 0.0, 4.0]])).tolist()
+    [0.3333333333333333, 1.0]
+    """
+    if logits.shape[1] < 2:
+        return np.ones(len(logits))
+    ordered = np.sort(logits, axis=1)
+    scale = np.maximum(np.abs(logits).max(axis=1), np.finfo(np.float64).tiny)
+    return (ordered[:, -1] - ordered[:, -2]) / scale
+
+
+def decision_flips(float_logits: np.ndarray, int_logits: np.ndarray,
+                   offset: int = 0) -> list[dict[str, Any]]:
+    """Samples (numbered from ``offset``) whose integer class differs from the float-hard one."""
+    float_class, int_class = predict(float_logits), predict(int_logits)
+    margins = relative_margins(float_logits)
+    return [{"sample": offset + int(i), "float_class": int(float_class[i]),
+             "int_class": int(int_class[i]), "float_margin": float(margins[i])}
+            for i in np.nonzero(float_class != int_class)[0]]
+
+
 def compare(net: FloatNet, qnet: QNet | None, frames: np.ndarray, labels: np.ndarray,
             batch_size: int = 64) -> dict[str, Any]:
     """Float surrogate, float hard and (if ``qnet``) integer results on ``frames``."""
@@ -44,6 +68,8 @@ def compare(net: FloatNet, qnet: QNet | None, frames: np.ndarray, labels: np.nda
     correct = {"hard": 0, "int": 0}
     agree = np.zeros(len(net.layers))
     compared = np.zeros(len(net.layers))
+    flips: list[dict[str, Any]] = []
+    margins: list[np.ndarray] = []
     for s in batches(len(labels), batch_size):
         float_out = hard.run(frames[s], record=integer is not None, synops=hard_synops)
         correct["hard"] += int((predict(float_out.logits) == labels[s]).sum())
@@ -51,6 +77,8 @@ def compare(net: FloatNet, qnet: QNet | None, frames: np.ndarray, labels: np.nda
             continue
         int_out = integer.run(frames[s], record=True, synops=int_synops)
         correct["int"] += int((predict(int_out.logits) == labels[s]).sum())
+        flips += decision_flips(float_out.logits, int_out.logits, s.start)
+        margins.append(relative_margins(float_out.logits))
         for i, (a, b) in enumerate(zip(float_out.records, int_out.records, strict=True)):
             if a.dtype == bool:
                 agree[i] += float((a == b).sum())
@@ -65,4 +93,6 @@ def compare(net: FloatNet, qnet: QNet | None, frames: np.ndarray, labels: np.nda
         report["spike_agreement"] = {layer.name: float(agree[i] / compared[i])
                                      for i, layer in enumerate(net.layers) if compared[i]}
         report["synops_int"] = int_synops.result().to_dict()
+        report["decision_flips"] = flips
+        report["float_margin_median"] = float(np.median(np.concatenate(margins)))
     return report
