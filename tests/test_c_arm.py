@@ -7,9 +7,7 @@ the tests skip, unless ``SASTC_REQUIRE_TOOLCHAINS=1`` makes a missing toolchain 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from sastc.sim.c_runtime import runtime_sources
 from sastc.sim.int_sim import IntegerSimulator
 from sastc.spec import parse_arch
 from sastc.targets import load_target
+from tests.toolchains import require_tool
 
 REPO = Path(__file__).resolve().parents[1]
 FIRMWARE = REPO / "examples" / "firmware"
@@ -38,13 +37,7 @@ ARCH = "conv(16,5,stride=2) pool(2) conv(32,3) dense(64) readout"
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("SASTC_REQUIRE_TOOLCHAINS") == "1":
-            pytest.fail(f"{name} is required (SASTC_REQUIRE_TOOLCHAINS=1) but not on PATH")
-        pytest.skip(f"{name} not found; install gcc-arm-none-eabi and libnewlib-arm-none-eabi "
-                    f"(or set SASTC_REQUIRE_TOOLCHAINS=1 to make this a failure)")
-    return path
+    return require_tool(name, "install gcc-arm-none-eabi and libnewlib-arm-none-eabi")
 
 
 def make_qnet(profile: str) -> QNet:

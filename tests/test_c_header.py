@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from sastc.passes.quantize import quantize_net
 from sastc.sim.c_runtime import STRICT_CFLAGS, CRuntime, RuntimeFailure, build_harness
 from sastc.spec import parse_arch
 from sastc.targets import load_target
+from tests.toolchains import require_tool
 
 ARCH = "conv(8,3,stride=2) pool(2) conv(6,3) dense(20) readout"
 ARRAY = re.compile(r"static const (\w+) (sastc_l(\d+)_weights)\[(\d+)\] = \{([^}]*)\};")
@@ -52,12 +51,7 @@ def header_weights(text: str) -> dict[int, tuple[str, int, np.ndarray]]:
 
 
 def _gcc() -> str:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        if os.environ.get("SASTC_REQUIRE_TOOLCHAINS") == "1":
-            pytest.fail("gcc is required (SASTC_REQUIRE_TOOLCHAINS=1) but not on PATH")
-        pytest.skip("gcc not found: compiling the header needs a host C compiler")
-    return gcc
+    return require_tool("gcc", "compiling the header needs a host C compiler")
 
 
 @pytest.mark.parametrize("profile", ["int8-fixed", "int4-fixed"])

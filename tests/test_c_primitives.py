@@ -7,8 +7,6 @@ operand pairs, every shift a layer can use on them, and a range of widths.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 from sastc import numerics
 from sastc.sim.c_runtime import STRICT_CFLAGS
 from sastc.targets import runtime_dir
+from tests.toolchains import require_tool
 
 INT8 = np.arange(-128, 128, dtype=np.int64)
 INT4 = np.arange(-8, 8, dtype=np.int64)
@@ -25,12 +24,7 @@ VALUES = [pytest.param(INT4, id="int4"), pytest.param(INT8, id="int8")]
 
 
 def _compiler() -> str:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        if os.environ.get("SASTC_REQUIRE_TOOLCHAINS") == "1":
-            pytest.fail("gcc is required (SASTC_REQUIRE_TOOLCHAINS=1) but not on PATH")
-        pytest.skip("gcc not found: the C runtime tests need a host C compiler")
-    return gcc
+    return require_tool("gcc", "the C runtime tests need a host C compiler")
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ the classes of ``sastc_classify`` with ``IntegerSimulator.run(record=True)``.
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -36,15 +34,13 @@ from sastc.sim.common import SimOutput
 from sastc.sim.int_sim import IntegerSimulator
 from sastc.spec import parse_arch
 from sastc.targets import load_target
+from tests.toolchains import require_tool
 
 NMNIST_ARCH = "conv(16,5,stride=2) pool(2) conv(32,3) dense(64) readout"
 
 
 def _require_gcc() -> None:
-    if shutil.which("gcc") is None:
-        if os.environ.get("SASTC_REQUIRE_TOOLCHAINS") == "1":
-            pytest.fail("gcc is required (SASTC_REQUIRE_TOOLCHAINS=1) but not on PATH")
-        pytest.skip("gcc not found: the C runtime tests need a host C compiler")
+    require_tool("gcc", "the C runtime tests need a host C compiler")
 
 
 def make_qnet(arch: str, profile: str, seed: int, input_shape: tuple[int, ...] = (2, 20, 20),
