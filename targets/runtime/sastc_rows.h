@@ -32,29 +32,32 @@ SASTC_INLINE int32_t sastc_field(uint32_t word, uint32_t f, uint32_t width)
     return (int16_t)(uint16_t)(word << (16u - width * (f + 1u))) >> (16u - width);
 }
 
-/* acc[k] += field 0 of w[k], acc[8 + k] += field 1 (k < 8): one block of 16 8-bit weights.
- * `aligned` (a constant after inlining): acc is 16-byte aligned. */
-SASTC_INLINE void block_i8(int16_t *restrict acc, const uint16_t *restrict w, int aligned)
+/* acc[k] += field f0 of w[k], acc[8 + k] += field f0 + 1 (k < 8), fields `bits` wide: a
+ * block of 16 8-bit weights (f0 = 0, bits = 8) or half a block of 4-bit weights, fields 0-1
+ * (f0 = 0) or 2-3 (f0 = 2). f0, bits and `aligned` (acc is 16-byte aligned) are constants
+ * after inlining. */
+SASTC_INLINE void field_pair(int16_t *restrict acc, const uint16_t *restrict w, uint32_t f0,
+                             uint32_t bits, int aligned)
 {
     int16_t *restrict a = aligned ? SASTC_ALIGNED(acc) : acc;
     uint32_t k;
     for (k = 0; k < SASTC_BLOCK_WORDS; ++k) {
-        a[k] = (int16_t)(a[k] + sastc_field(w[k], 0u, 8u));
-        a[k + 8u] = (int16_t)(a[k + 8u] + sastc_field(w[k], 1u, 8u));
+        a[k] = (int16_t)(a[k] + sastc_field(w[k], f0, bits));
+        a[k + 8u] = (int16_t)(a[k + 8u] + sastc_field(w[k], f0 + 1u, bits));
     }
 }
 
-/* acc[k] += field f0 of w[k], acc[8 + k] += field f0 + 1 (k < 8): a half block of 16 4-bit
- * weights, fields 0-1 (f0 = 0) or 2-3 (f0 = 2); f0 and aligned are constants. */
+/* One block of 16 8-bit weights. */
+SASTC_INLINE void block_i8(int16_t *restrict acc, const uint16_t *restrict w, int aligned)
+{
+    field_pair(acc, w, 0u, 8u, aligned);
+}
+
+/* Half a block of 4-bit weights (see field_pair). */
 SASTC_INLINE void half_i4(int16_t *restrict acc, const uint16_t *restrict w, uint32_t f0,
                           int aligned)
 {
-    int16_t *restrict a = aligned ? SASTC_ALIGNED(acc) : acc;
-    uint32_t k;
-    for (k = 0; k < SASTC_BLOCK_WORDS; ++k) {
-        a[k] = (int16_t)(a[k] + sastc_field(w[k], f0, 4u));
-        a[k + 8u] = (int16_t)(a[k + 8u] + sastc_field(w[k], f0 + 1u, 4u));
-    }
+    field_pair(acc, w, f0, 4u, aligned);
 }
 
 /* acc[8 f + k] += field f of w[k] (f < 4, k < 8): one block of 32 4-bit weights. */
