@@ -39,6 +39,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -54,7 +55,7 @@ import sastc.train.model as sastc_model
 from sastc.allocator import tune_allocator
 from sastc.data import DATASETS, load_frames
 from sastc.data.base import FrameSet
-from sastc.spec import ArchSpec, Conv, Dense, Pool, Readout, parse_arch
+from sastc.spec import ArchSpec, parse_arch
 from sastc.train.config import TrainConfig
 from sastc.train.data_setup import TrainingData
 from sastc.train.distributed import Dist
@@ -65,7 +66,13 @@ from sastc.train.model import SpikingNet, Trace, init_weights
 from sastc.train.run import new_run
 from sastc.train.sam import SAM
 
-READOUT_THRESHOLD = 1e9  # a readout snn.Leaky that never fires (its spikes are unused anyway)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by path
+from snntorch_baseline import (
+    SnnTorchNet,
+    copy_weights,
+    sigmoid_surrogate,  # noqa: F401  (part of this script's interface: its tests use it)
+)
+
 INIT_GAIN = 2.0  # sastc's default --init-gain
 LR = 2e-3  # sastc's default --lr (Adam)
 
@@ -110,151 +117,6 @@ class Settings:
 
 
 QUICK = Settings(repeats=3, iters=2, epoch_samples=256, epoch_repeats=2)
-
-
-# --- the snnTorch network -----------------------------------------------------------------
-
-class SumPool(nn.Module):
-    """sastc's pool: sum over ``k x k`` windows, stride ``k``."""
-
-    def __init__(self, kernel: int) -> None:
-        super().__init__()
-        self.kernel = kernel
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(x, self.kernel) * (self.kernel * self.kernel)
-
-
-def _synapse(layer: Conv | Pool | Dense | Readout, in_shape: tuple[int, ...]) -> nn.Module:
-    if isinstance(layer, Pool):
-        return SumPool(layer.kernel)
-    if isinstance(layer, Conv):
-        return nn.Conv2d(in_shape[0], layer.channels, layer.kernel, layer.stride, layer.pad,
-                         bias=layer.bias)
-    fan_in = 1
-    for size in in_shape:
-        fan_in *= size
-    return nn.Sequential(nn.Flatten(1), nn.Linear(fan_in, layer.units, bias=layer.bias))
-
-
-class SigmoidSurrogate(torch.autograd.Function):
-    """snnTorch's ``surrogate.sigmoid``: Heaviside forward, ``k sigma(kx) (1 - sigma(kx))``
-    backward, written as snnTorch's custom surrogates are but with ``torch.sigmoid``.
-
-    snnTorch 1.0.0 computes ``k exp(-kx) / (exp(-kx) + 1)^2``, which is inf/inf = NaN for
-    ``x < -88.7 / k`` (float32 overflow); the pool-dense network reaches such membranes
-    at initialisation. This form is the same function without the overflow, and cheaper.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, slope: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.slope = slope
-        return (x > 0).float()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (x,) = ctx.saved_tensors
-        sig = torch.sigmoid(ctx.slope * x)
-        return grad * ctx.slope * sig * (1 - sig), None
-
-
-def sigmoid_surrogate(slope: float) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A ``spike_grad`` for ``snn.Leaky`` (see :class:`SigmoidSurrogate`)."""
-    def spike(x: torch.Tensor) -> torch.Tensor:
-        return SigmoidSurrogate.apply(x, slope)
-
-    return spike
-
-
-def _neuron(layer: Conv | Pool | Dense | Readout, slope: float) -> nn.Module:
-    import snntorch as snn
-
-    if isinstance(layer, Pool):
-        return nn.Identity()
-    if isinstance(layer, Readout):
-        return snn.Leaky(beta=layer.beta, threshold=READOUT_THRESHOLD,
-                         spike_grad=sigmoid_surrogate(slope), reset_mechanism="none")
-    return snn.Leaky(beta=layer.beta, threshold=layer.threshold,
-                     spike_grad=sigmoid_surrogate(slope), reset_mechanism="zero")
-
-
-class SnnTorchNet(nn.Module):
-    """The network of an :class:`ArchSpec` written the usual snnTorch way.
-
-    Per time step, every layer's synapse (``nn.Conv2d``, sum pool or ``nn.Linear``)
-    runs on that step's ``[B, ...]`` input, then its ``snn.Leaky`` (explicit membrane
-    state, ``init_hidden=False``). With ``fold_synapses`` the synapses instead run once
-    over all ``T * B`` frames and only the neurons step over time (a diagnostic: it
-    separates the gain of folding from that of sastc's LIF scan).
-    """
-
-    def __init__(self, spec: ArchSpec, fold_synapses: bool = False) -> None:
-        super().__init__()
-        self.spec = spec
-        self.fold_synapses = fold_synapses
-        shapes = spec.shapes()
-        self.synapses = nn.ModuleList(_synapse(layer, shapes[i]) for i, layer in
-                                      enumerate(spec.layers))
-        self.neurons = nn.ModuleList(_neuron(layer, spec.steepness) for layer in spec.layers)
-
-    def forward(self, frames: torch.Tensor, record: list[torch.Tensor] | None = None
-                ) -> torch.Tensor:
-        """Logits ``[B, classes]`` for ``frames [T, B, ...]``; ``record`` gets each spiking
-        layer's spikes ``[T, B, ...]``."""
-        if self.fold_synapses:
-            return self._forward_folded(frames, record)
-        mems = [neuron.reset_mem() if hasattr(neuron, "reset_mem") else None
-                for neuron in self.neurons]
-        spikes: list[list[torch.Tensor]] = [[] for _ in self.neurons]
-        readout = []
-        for t in range(frames.shape[0]):
-            x = frames[t]
-            for i, (layer, synapse, neuron) in enumerate(zip(self.spec.layers, self.synapses,
-                                                             self.neurons, strict=True)):
-                x = synapse(x)
-                if isinstance(layer, Pool):
-                    continue
-                spk, mems[i] = neuron(x, mems[i])
-                if isinstance(layer, Readout):
-                    readout.append(mems[i])
-                else:
-                    x = spk
-                    spikes[i].append(spk)
-        if record is not None:
-            record.extend(torch.stack(s) for s in spikes if s)
-        return torch.stack(readout).mean(0)
-
-    def _forward_folded(self, frames: torch.Tensor, record: list[torch.Tensor] | None
-                        ) -> torch.Tensor:
-        steps, x = frames.shape[0], frames
-        for layer, synapse, neuron in zip(self.spec.layers, self.synapses, self.neurons,
-                                          strict=True):
-            current = synapse(x.flatten(0, 1))
-            current = current.reshape(steps, -1, *current.shape[1:])
-            if isinstance(layer, Pool):
-                x = current
-                continue
-            mem = neuron.reset_mem()
-            outputs = []
-            for t in range(steps):
-                spk, mem = neuron(current[t], mem)
-                outputs.append(mem if isinstance(layer, Readout) else spk)
-            x = torch.stack(outputs)
-            if isinstance(layer, Readout):
-                return x.mean(0)
-            if record is not None:
-                record.append(x)
-        raise AssertionError("an ArchSpec always ends with a readout")
-
-
-def copy_weights(source: SpikingNet, target: SnnTorchNet) -> None:
-    """Give ``target`` the weights of ``source`` (same layer order, same shapes)."""
-    with torch.no_grad():
-        for module, synapse in zip(source.layers, target.synapses, strict=True):
-            linear = synapse[1] if isinstance(synapse, nn.Sequential) else synapse
-            for name, value in module.named_parameters():
-                getattr(linear, name).copy_(value)
 
 
 def make_models(spec: ArchSpec, seed: int) -> dict[str, nn.Module]:
@@ -328,40 +190,52 @@ def check_equivalence(spec: ArchSpec, frames: torch.Tensor, labels: torch.Tensor
     """
     models = make_models(spec, seed)
     sastc_net, snn_net = models["sastc-conventional"], models["snntorch"]
-    result: dict[str, Any] = {}
+    result = {**_hard_checks(sastc_net, snn_net, frames),
+              **_gradient_checks(sastc_net, snn_net, frames, labels)}
+    scale = max(result["logits_max_abs"], 1.0)
+    result["ok"] = (result["hard_spike_mismatches"] == 0
+                    and result["hard_logits_max_abs_diff"] <= 1e-5 * scale
+                    and result["conventional_logits_max_abs_diff"] <= 1e-5 * scale
+                    and result["conventional_loss_abs_diff"]
+                    <= 1e-5 * max(result["conventional_loss"], 1.0)
+                    and result["grad_rel_diff_sastc_vs_autograd_reference"] <= 1e-4
+                    and result["grad_rel_diff_snntorch_vs_detached_reset_reference"] <= 1e-4)
+    return result
+
+
+def _hard_checks(sastc_net: nn.Module, snn_net: nn.Module, frames: torch.Tensor
+                 ) -> dict[str, Any]:
+    """Hard-spike forward of both: spike rates, spike mismatches, logit difference."""
     with torch.no_grad():
         sastc_net.spike_mode = "hard"
         trace, record = Trace(), []
         hard_logits = sastc_net(frames, trace)
         snn_logits = snn_net(frames, record)
         sastc_net.spike_mode = "conventional"
-    result["spikes_total"] = sum(s.numel() for s in record)
-    result["spike_rate"] = [round(float(s.mean()), 4) for s in record]
-    result["hard_spike_mismatches"] = sum(int((a != b).sum()) for a, b in
-                                          zip(trace.spikes, record, strict=True))
-    result["hard_logits_max_abs_diff"] = float((hard_logits - snn_logits).abs().max())
-    result["logits_max_abs"] = float(snn_logits.abs().max())
+    return {"spikes_total": sum(s.numel() for s in record),
+            "spike_rate": [round(float(s.mean()), 4) for s in record],
+            "hard_spike_mismatches": sum(int((a != b).sum()) for a, b in
+                                         zip(trace.spikes, record, strict=True)),
+            "hard_logits_max_abs_diff": float((hard_logits - snn_logits).abs().max()),
+            "logits_max_abs": float(snn_logits.abs().max())}
+
+
+def _gradient_checks(sastc_net: nn.Module, snn_net: nn.Module, frames: torch.Tensor,
+                     labels: torch.Tensor) -> dict[str, Any]:
+    """Conventional-mode logits, loss and gradients of both against autograd references."""
     s_logits, s_loss, s_grads = _loss_and_grads(sastc_net, frames, labels)
     n_logits, n_loss, n_grads = _loss_and_grads(snn_net, frames, labels)
     with sastc_scan(lif_scan_reference):
         _, _, ref_grads = _loss_and_grads(sastc_net, frames, labels)
     with sastc_scan(detached_reset_scan):
         _, _, det_grads = _loss_and_grads(sastc_net, frames, labels)
-    result["conventional_logits_max_abs_diff"] = float((s_logits - n_logits).abs().max())
-    result["conventional_loss"] = float(s_loss)
-    result["conventional_loss_abs_diff"] = abs(float(s_loss - n_loss))
-    result["grad_rel_diff_sastc_vs_autograd_reference"] = _grad_rel_diff(s_grads, ref_grads)
-    result["grad_rel_diff_snntorch_vs_detached_reset_reference"] = _grad_rel_diff(n_grads,
-                                                                                  det_grads)
-    result["grad_rel_diff_sastc_vs_snntorch"] = _grad_rel_diff(s_grads, n_grads)
-    scale = max(result["logits_max_abs"], 1.0)
-    result["ok"] = (result["hard_spike_mismatches"] == 0
-                    and result["hard_logits_max_abs_diff"] <= 1e-5 * scale
-                    and result["conventional_logits_max_abs_diff"] <= 1e-5 * scale
-                    and result["conventional_loss_abs_diff"] <= 1e-5 * max(float(s_loss), 1.0)
-                    and result["grad_rel_diff_sastc_vs_autograd_reference"] <= 1e-4
-                    and result["grad_rel_diff_snntorch_vs_detached_reset_reference"] <= 1e-4)
-    return result
+    return {"conventional_logits_max_abs_diff": float((s_logits - n_logits).abs().max()),
+            "conventional_loss": float(s_loss),
+            "conventional_loss_abs_diff": abs(float(s_loss - n_loss)),
+            "grad_rel_diff_sastc_vs_autograd_reference": _grad_rel_diff(s_grads, ref_grads),
+            "grad_rel_diff_snntorch_vs_detached_reset_reference": _grad_rel_diff(n_grads,
+                                                                                 det_grads),
+            "grad_rel_diff_sastc_vs_snntorch": _grad_rel_diff(s_grads, n_grads)}
 
 
 # --- data ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ scan of ``sastc.train.lif`` runs over time. Parameter names
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -88,10 +89,7 @@ def _make_layer(layer: Conv | Pool | Dense | Readout, in_shape: tuple[int, ...])
     if isinstance(layer, Conv):
         return nn.Conv2d(in_shape[0], layer.channels, layer.kernel, layer.stride, layer.pad,
                          bias=layer.bias)
-    fan_in = 1
-    for size in in_shape:
-        fan_in *= size
-    return nn.Linear(fan_in, layer.units, bias=layer.bias)
+    return nn.Linear(math.prod(in_shape), layer.units, bias=layer.bias)
 
 
 def init_weights(model: SpikingNet, gain: float, seed: int) -> None:
