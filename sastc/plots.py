@@ -1,4 +1,5 @@
-"""Plots people would rather see than read: curves, accuracy vs rho, SynOps, rasters.
+"""Plots people would rather see than read: curves, accuracy vs rho, SynOps, rasters,
+confusion matrices.
 
 All functions write a PNG atomically and need only numpy and matplotlib (Agg).
 """
@@ -12,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from sastc.atomic import write_atomic
+from sastc.errors import SastcError
+from sastc.report import short_name
 
 
 def _figure(ncols: int = 1, width: float = 5.0, height: float = 3.6):
@@ -33,6 +36,10 @@ def _save(fig: Any, path: str | Path) -> Path:
 
     try:
         return write_atomic(path, write)
+    except SastcError as exc:
+        raise SastcError(f"cannot write plot {path}: {exc}") from exc
+    except OSError as exc:
+        raise SastcError(f"cannot write plot {path}: {exc.strerror or exc}") from exc
     finally:
         plt.close(fig)
 
@@ -99,3 +106,43 @@ def plot_raster(spikes: Sequence[np.ndarray], names: Sequence[str], path: str | 
         ax.scatter(times, neurons, s=2, marker="|")
         ax.set(xlabel="time step", ylabel="neuron", title=f"{name} ({flat.mean():.3f}/step)")
     return _save(fig, path)
+
+
+def row_normalised(matrix: np.ndarray) -> np.ndarray:
+    """Each row divided by its sum (the fraction of a true class predicted as each class);
+    rows without samples stay 0.
+
+    >>> row_normalised(np.array([[3, 1], [0, 0]])).tolist()
+    [[0.75, 0.25], [0.0, 0.0]]
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    totals = matrix.sum(axis=1, keepdims=True)
+    return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+
+
+def plot_confusion(matrix: Sequence[Sequence[int]] | np.ndarray, classes: Sequence[str],
+                   path: str | Path, title: str) -> Path:
+    """Heatmap of a confusion matrix (rows = true class, columns = predicted): colours are
+    row-normalised, each cell shows its count (up to 30 classes), ticks are class names."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    size = len(classes)
+    side = min(max(4.0, 0.45 * size + 2.5), 16.0)
+    fig, axes = _figure(1, side + 1.0, side)
+    ax = axes[0, 0]
+    image = ax.imshow(row_normalised(counts), cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
+    names = [short_name(str(name)) for name in classes]
+    ax.set_xticks(np.arange(size), names, rotation=90 if size > 6 else 0)
+    ax.set_yticks(np.arange(size), names)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    if size <= 30:
+        _annotate(ax, counts, row_normalised(counts))
+    return _save(fig, path)
+
+
+def _annotate(ax: Any, counts: np.ndarray, fractions: np.ndarray) -> None:
+    fontsize = 9 if len(counts) <= 12 else 6
+    for (row, col), count in np.ndenumerate(counts):
+        colour = "white" if fractions[row, col] > 0.5 else "black"
+        ax.text(col, row, str(count), ha="center", va="center", color=colour,
+                fontsize=fontsize)

@@ -1,4 +1,4 @@
-"""Readable summaries of compile and simulate reports."""
+"""Readable summaries of compile, simulate and eval reports: accuracy, SynOps, per class."""
 
 from __future__ import annotations
 
@@ -94,3 +94,54 @@ def summary_text(report: dict[str, Any]) -> str:
                   *synops_lines(verification), ""]
     lines.append(f"Files: {', '.join(report.get('files', []))}")
     return "\n".join(lines) + "\n"
+
+
+MAX_MATRIX_CLASSES = 20
+NAME_WIDTH = 12
+CORNER = "true \\ predicted"
+
+
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """``name`` cut to ``width`` characters, a ``~`` marking the cut.
+
+    >>> short_name("Caneca"), short_name("a_very_long_class_name")
+    ('Caneca', 'a_very_long~')
+    """
+    return name if len(name) <= width else name[:width - 1] + "~"
+
+
+def _percent_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}%"
+
+
+def per_class_lines(report: dict[str, Any], columns: list[tuple[str, str]]) -> list[str]:
+    """One row per class: name, samples, and the accuracy of each ``(title, report key)``."""
+    classes = report["classes"]
+    counts = report[columns[0][1]]
+    labels = _row_labels(classes)
+    width = max(len("class"), *(len(label) for label in labels))
+    lines = [f"  {'class':<{width}}{'samples':>9}" + "".join(f"{t:>12}" for t, _ in columns)]
+    for label, name in zip(labels, classes, strict=True):
+        cells = "".join(f"{_percent_text(report[key][name]['accuracy']):>12}" for _, key in columns)
+        lines.append(f"  {label:<{width}}{counts[name]['samples']:>9}{cells}")
+    return lines
+
+
+def _row_labels(classes: list[str]) -> list[str]:
+    digits = len(str(len(classes) - 1))
+    return [f"{i:>{digits}} {short_name(name)}" for i, name in enumerate(classes)]
+
+
+def confusion_lines(matrix: list[list[int]], classes: list[str]) -> list[str]:
+    """The confusion matrix as text: rows ``<index> <name>`` (true class), columns the
+    predicted class by index; only a pointer to ``--json`` for more than 20 classes."""
+    if len(classes) > MAX_MATRIX_CLASSES:
+        return [f"  {len(classes)} classes, too many to print: see 'confusion' in --json "
+                "or draw it with --confusion PLOT.png"]
+    cell = 2 + max(len(str(len(classes) - 1)), *(len(str(c)) for row in matrix for c in row))
+    labels = _row_labels(classes)
+    width = max(len(CORNER), *(len(label) for label in labels))
+    lines = [f"  {CORNER:<{width}}" + "".join(f"{i:>{cell}}" for i in range(len(classes)))]
+    for label, row in zip(labels, matrix, strict=True):
+        lines.append(f"  {label:<{width}}" + "".join(f"{count:>{cell}}" for count in row))
+    return lines

@@ -12,7 +12,7 @@ from sastc.errors import CheckpointError
 from sastc.ir.graph import load_graph
 from sastc.ir.lower import fuse
 from sastc.ir.quantized import load_qnet
-from sastc.report import decision_lines, synops_lines
+from sastc.report import confusion_lines, decision_lines, per_class_lines, synops_lines
 from sastc.sim.compare import compare
 from sastc.sim.float_sim import FloatSimulator
 from sastc.sim.int_sim import IntegerSimulator
@@ -45,7 +45,10 @@ def _data(recorded: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]
 
 def simulate_build(build: str, overrides: dict[str, Any], split: str = "test",
                    limit: int | None = None, batch_size: int = 64, plot: str | None = None,
-                   raster: str | None = None) -> dict[str, Any]:
+                   raster: str | None = None, confusion_plot: str | None = None
+                   ) -> dict[str, Any]:
+    """Compare the float and integer models of ``build`` on a data split (``sastc.sim.compare``)
+    and draw the requested plots: SynOps, spike raster, confusion matrix."""
     graph_path, qnet_path, build_report = _build_files(Path(build))
     net = fuse(load_graph(graph_path))
     qnet = load_qnet(qnet_path) if qnet_path else None
@@ -54,9 +57,11 @@ def simulate_build(build: str, overrides: dict[str, Any], split: str = "test",
                          time_bins=data["time_bins"] or net.time_bins,
                          downsample=data["downsample"], synthetic=data["synthetic"] or None,
                          cache_dir=data["cache_dir"], download=bool(data["download"]), limit=limit)
-    report = compare(net, qnet, frames.frames, frames.labels, batch_size)
+    report = compare(net, qnet, frames.frames, frames.labels, batch_size, frames.classes)
     report.update(build=str(build), dataset=data["name"], split=split)
     _plots(report, net, qnet, frames.frames[:1], plot, raster)
+    if confusion_plot:
+        _confusion_plot(report, confusion_plot)
     return report
 
 
@@ -76,6 +81,24 @@ def _plots(report: dict[str, Any], net, qnet, first, plot: str | None, raster: s
         plot_raster([r for _, r in spiking], [n for n, _ in spiking], raster)
 
 
+def _confusion_plot(report: dict[str, Any], path: str) -> None:
+    from sastc.plots import plot_confusion
+
+    model = "integer model" if report["confusion_model"] == "integer" else "float, hard spikes"
+    plot_confusion(report["confusion"], report["classes"], path,
+                   f"{report['dataset']}/{report['split']}: {model}")
+
+
+def _class_lines(report: dict[str, Any]) -> list[str]:
+    columns = [("float hard", "per_class_float_hard")]
+    if report["confusion_model"] == "integer":
+        columns.insert(0, ("integer", "per_class"))
+    return ["", "Per class", *per_class_lines(report, columns), "",
+            f"Confusion matrix, {report['confusion_model']} model "
+            "(rows: true class, columns: predicted class)",
+            *confusion_lines(report["confusion"], report["classes"])]
+
+
 def simulate_text(report: dict[str, Any]) -> str:
     lines = [f"sastc simulate {report['build']} on {report['dataset']}/{report['split']} "
              f"({report['samples']} samples)",
@@ -86,4 +109,6 @@ def simulate_text(report: dict[str, Any]) -> str:
                      f"({report['int_delta']:+.2f} vs float hard)")
         lines += decision_lines(report)
     lines += ["", "SynOps per sample", *synops_lines(report)]
+    if "per_class" in report:
+        lines += _class_lines(report)
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""``sastc eval``: surrogate vs hard accuracy, transfer gap, spike rates and SynOps."""
+"""``sastc eval``: surrogate vs hard accuracy, transfer gap, spike rates, SynOps, and
+per-class accuracy with the confusion matrix."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import click
 
 from sastc.cli.options import collect_data_options, data_options
+from sastc.report import confusion_lines, per_class_lines
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -24,6 +26,11 @@ def format_report(report: dict[str, Any]) -> str:
         rate_text = f"spike rate {rate:.4f}" if rate is not None else "readout"
         lines.append(f"  {name:<10} {rate_text:<18} Effective_ACs {ops['Effective_ACs']:>12,.0f}"
                      f"   Dense {ops['Dense']:>12,.0f}")
+    if "per_class" in report:
+        lines += ["per class:", *per_class_lines(report, [("hard", "per_class"),
+                                                          ("surrogate", "per_class_surrogate")]),
+                  "confusion matrix, hard spikes (rows: true class, columns: predicted class):",
+                  *confusion_lines(report["confusion"], report["classes"])]
     return "\n".join(lines)
 
 
@@ -35,12 +42,14 @@ def format_report(report: dict[str, Any]) -> str:
 @click.option("--corrupt", default=None, metavar="KIND:SEVERITY",
               help="Evaluate on corrupted events, e.g. dropout:3, noise:2, jitter:1, hot_pixels:4.")
 @click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--confusion", "confusion_plot", type=click.Path(dir_okay=False), default=None,
+              metavar="PATH.png", help="Write the hard-spike confusion matrix as a heatmap (PNG).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def eval_command(checkpoint: str, split: str, corrupt: str | None, batch_size: int,
-                 as_json: bool, **kwargs: Any) -> None:
+                 confusion_plot: str | None, as_json: bool, **kwargs: Any) -> None:
     """Evaluate CHECKPOINT with surrogate and hard spikes on a dataset split."""
     from sastc.train.eval_run import evaluate_checkpoint
 
     data = collect_data_options(kwargs)
-    report = evaluate_checkpoint(checkpoint, data, split, corrupt, batch_size)
+    report = evaluate_checkpoint(checkpoint, data, split, corrupt, batch_size, confusion_plot)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))

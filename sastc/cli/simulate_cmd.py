@@ -21,12 +21,17 @@ from sastc.cli.options import collect_data_options, data_options
               help="Write a per-layer SynOps bar chart (PNG).")
 @click.option("--raster", type=click.Path(dir_okay=False), default=None,
               help="Write a spike raster of the first sample (PNG).")
+@click.option("--confusion", "confusion_plot", type=click.Path(dir_okay=False), default=None,
+              metavar="PATH.png",
+              help="Write the confusion matrix (integer model, else float hard) as a heatmap (PNG).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def simulate_command(build: str, split: str, limit: int | None, batch_size: int,
-                     plot: str | None, raster: str | None, as_json: bool, **kwargs: Any) -> None:
-    """Float surrogate, float hard and bit-exact integer accuracy of BUILD, with SynOps."""
+                     plot: str | None, raster: str | None, confusion_plot: str | None,
+                     as_json: bool, **kwargs: Any) -> None:
+    """Float surrogate, float hard and bit-exact integer accuracy of BUILD, with SynOps and
+    per-class accuracy."""
     from sastc.simulate import simulate_build, simulate_text
 
     report = simulate_build(build, collect_data_options(kwargs), split, limit, batch_size,
-                            plot, raster)
+                            plot, raster, confusion_plot)
     click.echo(json.dumps(report, indent=2) if as_json else simulate_text(report))

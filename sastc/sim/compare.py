@@ -4,32 +4,39 @@ Reports float surrogate-forward accuracy, float hard-spike accuracy, integer
 accuracy, per-layer spike agreement between float-hard and integer (fraction
 of (time step, neuron) pairs with the same spike bit), the samples whose class
 the integer model decides differently from float-hard (with the float model's
-margin on them), and SynOps of both. Accuracies are percentages.
+margin on them), SynOps of both, and which classes fail: per-class accuracy
+and the confusion matrix (``sastc.metrics``) of the deciding model (integer if
+there is one, else float-hard). Accuracies are percentages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from sastc.ir.layers import FloatNet
 from sastc.ir.quantized import QNet
-from sastc.sim.common import batches, predict
+from sastc.metrics import class_names, confusion_matrix, confusion_report, per_class_accuracy
+from sastc.sim.common import SimOutput, batches, predict
 from sastc.sim.float_sim import FloatSimulator
 from sastc.sim.int_sim import IntegerSimulator
+from sastc.sim.synops import SynOpsCounter
 
 
-def _percent(correct: int, total: int) -> float:
-    return 100.0 * correct / max(total, 1)
+def _accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """Percent of ``predicted`` equal to ``labels``."""
+    return 100.0 * int((predicted == labels).sum()) / max(len(labels), 1)
 
 
-def float_accuracy(net: FloatNet, frames: np.ndarray, labels: np.ndarray, mode: str,
-                   batch_size: int = 64) -> float:
+def float_predictions(net: FloatNet, frames: np.ndarray, mode: str,
+                      batch_size: int = 64) -> np.ndarray:
+    """Class decided by the float model in spike ``mode``, per sample."""
     simulator = FloatSimulator(net, mode)
-    correct = sum(int((predict(simulator.run(frames[s]).logits) == labels[s]).sum())
-                  for s in batches(len(labels), batch_size))
-    return _percent(correct, len(labels))
+    return np.concatenate([predict(simulator.run(frames[s]).logits)
+                           for s in batches(len(frames), batch_size)])
 
 
 def relative_margins(logits: np.ndarray) -> np.ndarray:
@@ -55,44 +62,76 @@ def decision_flips(float_logits: np.ndarray, int_logits: np.ndarray,
             for i in np.nonzero(float_class != int_class)[0]]
 
 
+@dataclass
+class _Tally:
+    """What the float-hard / integer loop collects, batch by batch."""
+
+    layers: int
+    hard: list[np.ndarray] = field(default_factory=list)
+    integer: list[np.ndarray] = field(default_factory=list)
+    flips: list[dict[str, Any]] = field(default_factory=list)
+    margins: list[np.ndarray] = field(default_factory=list)
+    agree: np.ndarray = field(init=False)
+    compared: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.agree, self.compared = np.zeros(self.layers), np.zeros(self.layers)
+
+    def add_pair(self, float_out: SimOutput, int_out: SimOutput, offset: int) -> None:
+        self.integer.append(predict(int_out.logits))
+        self.flips += decision_flips(float_out.logits, int_out.logits, offset)
+        self.margins.append(relative_margins(float_out.logits))
+        for i, (a, b) in enumerate(zip(float_out.records, int_out.records, strict=True)):
+            if a.dtype == bool:
+                self.agree[i] += float((a == b).sum())
+                self.compared[i] += a.size
+
+
 def compare(net: FloatNet, qnet: QNet | None, frames: np.ndarray, labels: np.ndarray,
-            batch_size: int = 64) -> dict[str, Any]:
-    """Float surrogate, float hard and (if ``qnet``) integer results on ``frames``."""
+            batch_size: int = 64, classes: Sequence[str] | None = None) -> dict[str, Any]:
+    """Float surrogate, float hard and (if ``qnet``) integer results on ``frames``.
+
+    ``classes`` (default: the model's) name the rows and columns of ``confusion``, which
+    is of the integer model when there is one, else of float-hard (``confusion_model``).
+    """
+    names = class_names(net.classes if classes is None else classes, len(net.classes))
+    surrogate = float_predictions(net, frames, "surrogate", batch_size)
     report: dict[str, Any] = {"samples": len(labels),
-                              "surrogate_accuracy": float_accuracy(net, frames, labels,
-                                                                   "surrogate", batch_size)}
+                              "surrogate_accuracy": _accuracy(surrogate, labels)}
     hard = FloatSimulator(net, "hard")
     hard_synops = hard.synops_counter()
     integer = IntegerSimulator(qnet) if qnet is not None else None
     int_synops = integer.synops_counter() if integer is not None else None
-    correct = {"hard": 0, "int": 0}
-    agree = np.zeros(len(net.layers))
-    compared = np.zeros(len(net.layers))
-    flips: list[dict[str, Any]] = []
-    margins: list[np.ndarray] = []
+    tally = _Tally(len(net.layers))
     for s in batches(len(labels), batch_size):
         float_out = hard.run(frames[s], record=integer is not None, synops=hard_synops)
-        correct["hard"] += int((predict(float_out.logits) == labels[s]).sum())
-        if integer is None:
-            continue
-        int_out = integer.run(frames[s], record=True, synops=int_synops)
-        correct["int"] += int((predict(int_out.logits) == labels[s]).sum())
-        flips += decision_flips(float_out.logits, int_out.logits, s.start)
-        margins.append(relative_margins(float_out.logits))
-        for i, (a, b) in enumerate(zip(float_out.records, int_out.records, strict=True)):
-            if a.dtype == bool:
-                agree[i] += float((a == b).sum())
-                compared[i] += a.size
-    report["float_hard_accuracy"] = _percent(correct["hard"], len(labels))
+        tally.hard.append(predict(float_out.logits))
+        if integer is not None:
+            tally.add_pair(float_out, integer.run(frames[s], record=True, synops=int_synops),
+                           s.start)
+    hard_predicted = np.concatenate(tally.hard)
+    report["float_hard_accuracy"] = _accuracy(hard_predicted, labels)
     report["transfer_gap"] = report["surrogate_accuracy"] - report["float_hard_accuracy"]
     report["synops_float"] = hard_synops.result().to_dict()
     if integer is not None:
-        report["int_accuracy"] = _percent(correct["int"], len(labels))
-        report["int_delta"] = report["int_accuracy"] - report["float_hard_accuracy"]
-        report["int_delta_vs_surrogate"] = report["int_accuracy"] - report["surrogate_accuracy"]
-        report["spike_agreement"] = {layer.name: float(agree[i] / compared[i])
-                                     for i, layer in enumerate(net.layers) if compared[i]}
-        report["synops_int"] = int_synops.result().to_dict()
-        report["decision_flips"] = flips
-        report["float_margin_median"] = float(np.median(np.concatenate(margins)))
+        report |= _integer_report(report, tally, labels, net, int_synops)
+    deciding = np.concatenate(tally.integer) if integer is not None else hard_predicted
+    report["classes"] = names
+    report["confusion_model"] = "integer" if integer is not None else "float-hard"
+    report |= confusion_report(labels, deciding, names)
+    report["per_class_float_hard"] = per_class_accuracy(
+        confusion_matrix(labels, hard_predicted, len(names)), names)
     return report
+
+
+def _integer_report(report: dict[str, Any], tally: _Tally, labels: np.ndarray, net: FloatNet,
+                    int_synops: SynOpsCounter) -> dict[str, Any]:
+    int_accuracy = _accuracy(np.concatenate(tally.integer), labels)
+    return {"int_accuracy": int_accuracy,
+            "int_delta": int_accuracy - report["float_hard_accuracy"],
+            "int_delta_vs_surrogate": int_accuracy - report["surrogate_accuracy"],
+            "spike_agreement": {layer.name: float(tally.agree[i] / tally.compared[i])
+                                for i, layer in enumerate(net.layers) if tally.compared[i]},
+            "synops_int": int_synops.result().to_dict(),
+            "decision_flips": tally.flips,
+            "float_margin_median": float(np.median(np.concatenate(tally.margins)))}

@@ -38,11 +38,20 @@ def checkpoint_frames(saved: dict[str, Any], overrides: dict[str, Any], split: s
 
 
 def evaluate_checkpoint(path: str, overrides: dict[str, Any], split: str = "test",
-                        corrupt: str | None = None, batch_size: int = 128) -> dict[str, Any]:
+                        corrupt: str | None = None, batch_size: int = 128,
+                        confusion_plot: str | None = None) -> dict[str, Any]:
+    """The report of :func:`evaluate` with per-class results; ``confusion_plot``: also draw
+    the hard-spike confusion matrix to this PNG."""
     model, saved = load_model(path)
     frames = checkpoint_frames(saved, overrides, split, corrupt)
     with torch.no_grad():
-        report = evaluate(model, frames, batch_size=batch_size)
+        report = evaluate(model, frames, batch_size=batch_size, per_class=True)
     report.update(checkpoint=str(path), dataset=frames.dataset, split=split,
                   corruption=corrupt)
+    if confusion_plot:
+        from sastc.plots import plot_confusion
+
+        title = f"{frames.dataset}/{split}" + (f" ({corrupt})" if corrupt else "")
+        plot_confusion(report["confusion"], report["classes"], confusion_plot,
+                       f"{title}: hard spikes")
     return report

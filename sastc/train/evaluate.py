@@ -16,6 +16,7 @@ import torch
 from sastc.data.base import FrameSet
 from sastc.ir.build import graph_from_spec
 from sastc.ir.lower import fuse
+from sastc.metrics import class_names, confusion_report
 from sastc.sim.synops import SynOpsCounter
 from sastc.train.model import SpikingNet, Trace
 
@@ -40,26 +41,24 @@ def synops_counter(model: SpikingNet, time_bins: int) -> SynOpsCounter:
 
 
 @torch.no_grad()
-def accuracy(model: SpikingNet, data: FrameSet, mode: str, batch_size: int = 128,
-             device: str = "cpu", indices: np.ndarray | None = None,
-             counter: SynOpsCounter | None = None) -> tuple[int, int, list[float]]:
-    """(correct, total, per-layer spike sums) of ``model`` in spike ``mode``."""
+def classify(model: SpikingNet, data: FrameSet, mode: str, batch_size: int = 128,
+             device: str = "cpu", counter: SynOpsCounter | None = None
+             ) -> tuple[np.ndarray, list[float]]:
+    """(predicted class ``int64 [N]``, per-layer spike sums) of ``model`` in spike ``mode``."""
     previous = model.spike_mode
     model.spike_mode = mode
-    order = np.arange(len(data)) if indices is None else indices
-    correct, spike_sums = 0, []
+    predicted, spike_sums = [], []
     try:
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+        for start in range(0, len(data), batch_size):
+            batch = np.arange(start, min(start + batch_size, len(data)))
             trace = Trace() if counter is not None else None
             logits = model(to_time_major(data.frames[batch], device), trace)
-            labels = torch.as_tensor(data.labels[batch], device=logits.device)
-            correct += int((logits.argmax(1) == labels).sum())
+            predicted.append(logits.argmax(1).cpu().numpy())
             if trace is not None:
                 _count(trace, counter, spike_sums, len(batch))
     finally:
         model.spike_mode = previous
-    return correct, len(order), spike_sums
+    return np.concatenate(predicted).astype(np.int64), spike_sums
 
 
 def _count(trace: Trace, counter: SynOpsCounter, spike_sums: list[float], batch: int) -> None:
@@ -83,14 +82,27 @@ def spike_rates(model: SpikingNet, spike_sums: list[float], samples: int,
 
 
 def evaluate(model: SpikingNet, data: FrameSet, batch_size: int = 128,
-             device: str = "cpu") -> dict[str, Any]:
-    """Full report: accuracies, gap, spike rates and SynOps of the hard model."""
+             device: str = "cpu", per_class: bool = False) -> dict[str, Any]:
+    """Full report: accuracies, gap, spike rates and SynOps of the hard model.
+
+    With ``per_class``, also ``classes`` and, for the hard model, ``per_class`` and
+    ``confusion`` (``sastc.metrics``; ``_surrogate`` suffix for the surrogate forward),
+    from the same predictions the accuracies count.
+    """
     model.eval()
-    surrogate, total, _ = accuracy(model, data, "surrogate", batch_size, device)
+    surrogate, _ = classify(model, data, "surrogate", batch_size, device)
     counter = synops_counter(model, data.time_bins)
-    hard, _, sums = accuracy(model, data, "hard", batch_size, device, counter=counter)
-    surrogate_acc, hard_acc = 100.0 * surrogate / total, 100.0 * hard / total
-    return {"samples": total, "surrogate_accuracy": surrogate_acc, "hard_accuracy": hard_acc,
-            "transfer_gap": surrogate_acc - hard_acc,
-            "spike_rates": spike_rates(model, sums, total, data.time_bins),
-            "synops": counter.result().to_dict()}
+    hard, sums = classify(model, data, "hard", batch_size, device, counter=counter)
+    total = len(data)
+    surrogate_acc = 100.0 * int((surrogate == data.labels).sum()) / total
+    hard_acc = 100.0 * int((hard == data.labels).sum()) / total
+    report = {"samples": total, "surrogate_accuracy": surrogate_acc, "hard_accuracy": hard_acc,
+              "transfer_gap": surrogate_acc - hard_acc,
+              "spike_rates": spike_rates(model, sums, total, data.time_bins),
+              "synops": counter.result().to_dict()}
+    if per_class:
+        classes = class_names(data.classes, model.spec.num_classes)
+        report["classes"] = classes
+        report |= confusion_report(data.labels, hard, classes)
+        report |= confusion_report(data.labels, surrogate, classes, "_surrogate")
+    return report
