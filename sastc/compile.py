@@ -15,8 +15,9 @@ from typing import Any
 
 from sastc.atomic import atomic_directory, write_text_atomic
 from sastc.backends import EmitInput, get_emitter
-from sastc.data import DATASETS, load_frames
+from sastc.data import DATASETS
 from sastc.data.base import FrameSet
+from sastc.data.recorded import load_recorded_frames, merge_data_options
 from sastc.errors import CompileError, ConfigError
 from sastc.ir.graph import Graph
 from sastc.passes import run_passes
@@ -91,29 +92,17 @@ def load_source(path: Path, overrides: dict[str, Any]) -> tuple[Graph, dict[str,
     from sastc.train.export import checkpoint_graph
 
     graph, recorded = checkpoint_graph(path)
-    data = _merge_data(recorded, overrides)
+    data = merge_data_options(recorded, overrides)
     if data["time_bins"]:
         graph.metadata["time_bins"] = int(data["time_bins"])
     return graph, data
-
-
-def _merge_data(recorded: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    name = overrides.get("dataset") or recorded.get("name")
-    same = name == recorded.get("name")
-    merged = {"name": name}
-    for key in ("data_dir", "time_bins", "downsample", "synthetic"):
-        value = overrides.get(key)
-        merged[key] = value if value not in (None, {}) else (recorded.get(key) if same else None)
-    merged["cache_dir"] = overrides.get("cache_dir")
-    merged["download"] = bool(overrides.get("download"))
-    return merged
 
 
 def _from_nir(path: Path, overrides: dict[str, Any]) -> tuple[Graph, dict[str, Any]]:
     from sastc.backends.nir_import import import_nir
 
     graph = import_nir(path)
-    data = _merge_data({}, overrides)
+    data = merge_data_options({}, overrides)
     meta = graph.metadata
     if data["name"] is None:
         if "time_bins" not in meta or "classes" not in meta:
@@ -125,17 +114,15 @@ def _from_nir(path: Path, overrides: dict[str, Any]) -> tuple[Graph, dict[str, A
         raise ConfigError(f"--dataset {data['name']!r} is unknown; available: "
                           f"{', '.join(sorted(DATASETS))}")
     meta.setdefault("time_bins", data["time_bins"] or info.default_time_bins)
-    meta.setdefault("classes", list(info.classes))
+    if "classes" not in meta:  # the folder dataset's classes are its folder names
+        meta["classes"] = list(info.classes) or list(_frames(data, "test", False).classes)
     meta.setdefault("input_clip", 1)
     return graph, data
 
 
 def _frames(data: dict[str, Any], split: str, progress: bool, limit: int | None = None
             ) -> FrameSet:
-    return load_frames(data["name"], split, data_dir=data.get("data_dir"),
-                       time_bins=data.get("time_bins"), downsample=data.get("downsample"),
-                       cache_dir=data.get("cache_dir"), download=data.get("download", False),
-                       synthetic=data.get("synthetic") or None, limit=limit, progress=progress)
+    return load_recorded_frames(data, split, progress=progress, limit=limit)
 
 
 def calibration_frames(data: dict[str, Any], options: CompileOptions) -> FrameSet:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sastc.backends.npz import GRAPH_FILE, QNET_FILE
-from sastc.data import load_frames
+from sastc.data.recorded import load_recorded_frames, merge_data_options
 from sastc.errors import CheckpointError
 from sastc.ir.graph import load_graph
 from sastc.ir.lower import fuse
@@ -32,15 +32,10 @@ def _build_files(build: Path) -> tuple[Path, Path | None, dict[str, Any]]:
 
 
 def _data(recorded: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    name = overrides.get("dataset") or recorded.get("name")
-    if not name:
+    data = merge_data_options(recorded, overrides)
+    if not data["name"]:
         raise CheckpointError("the build does not record its dataset; pass --dataset")
-    same = name == recorded.get("name")
-    data = {"name": name}
-    for key in ("data_dir", "time_bins", "downsample", "synthetic"):
-        value = overrides.get(key)
-        data[key] = value if value not in (None, {}) else (recorded.get(key) if same else None)
-    return data | {"cache_dir": overrides.get("cache_dir"), "download": overrides.get("download")}
+    return data
 
 
 def simulate_build(build: str, overrides: dict[str, Any], split: str = "test",
@@ -53,10 +48,7 @@ def simulate_build(build: str, overrides: dict[str, Any], split: str = "test",
     net = fuse(load_graph(graph_path))
     qnet = load_qnet(qnet_path) if qnet_path else None
     data = _data(build_report.get("dataset") or {}, overrides)
-    frames = load_frames(data["name"], split, data_dir=data["data_dir"],
-                         time_bins=data["time_bins"] or net.time_bins,
-                         downsample=data["downsample"], synthetic=data["synthetic"] or None,
-                         cache_dir=data["cache_dir"], download=bool(data["download"]), limit=limit)
+    frames = load_recorded_frames(data, split, limit=limit, time_bins=net.time_bins)
     report = compare(net, qnet, frames.frames, frames.labels, batch_size, frames.classes)
     report.update(build=str(build), dataset=data["name"], split=split)
     _plots(report, net, qnet, frames.frames[:1], plot, raster)

@@ -124,7 +124,8 @@ def test_bad_synthetic_options(options: dict, fragment: str) -> None:
     ({"limit": 0}, "limit must be an integer >= 1, got 0"),
     ({"downsample": 0}, "downsample must be an integer >= 1, got 0"),
     ({"time_bins": 2.5}, "time_bins must be an integer >= 1, got 2.5"),
-    ({"split": "val"}, "unknown split 'val'; expected one of train, test, calib"),
+    ({"split": "valid"}, "unknown split 'valid'; expected one of train, val, test, calib"),
+    ({"split": "val"}, "the val split needs a validation fraction"),
     ({"dataset": "mnist"}, "unknown dataset 'mnist'; expected one of synthetic, nmnist"),
     ({"data_dir": "somewhere"}, "takes no data dir"),
 ])

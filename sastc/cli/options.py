@@ -28,9 +28,11 @@ def data_options(function: Callable) -> Callable:
     """``--dataset --data-dir --download --time-bins --downsample --cache-dir --synthetic``."""
     decorators = [
         click.option("--dataset", default=None,
-                     help="synthetic (built in, default), nmnist or dvsgesture."),
+                     help="synthetic (built in, default), nmnist, dvsgesture, or folder (your own "
+                          "recordings in --data-dir)."),
         click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-                     help="Local copy of the dataset (tonic's layout; partial copies work)."),
+                     help="Local copy of the dataset (tonic's layout; partial copies work), or "
+                          "your recordings for --dataset folder."),
         click.option("--download", is_flag=True,
                      help="Let tonic download the dataset (needs a network)."),
         click.option("--time-bins", "-T", type=int, default=None,
@@ -41,10 +43,35 @@ def data_options(function: Callable) -> Callable:
                      help="Where binned frames are cached ($SASTC_CACHE_DIR or ~/.cache/sastc)."),
         click.option("--synthetic", "synthetic_pairs", multiple=True, metavar="KEY=VALUE",
                      help="Synthetic dataset setting, e.g. n_train=500 resolution=32 (repeatable)."),
+        click.option("--window-ms", type=float, default=None,
+                     help="folder dataset, long recordings: cut them into windows of this length."),
+        click.option("--test-fraction", type=float, default=None,
+                     help="folder dataset, long recordings: the last part of each that is test "
+                          "(default 0.3)."),
+        click.option("--val-fraction", type=float, default=None,
+                     help="Validation split carved from the training data (train default 0.1; "
+                          "0: none)."),
+        click.option("--sensor-size", default=None, metavar="W,H",
+                     help="folder dataset: sensor width,height, for formats that do not record it."),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
     return function
+
+
+def parse_sensor_size(text: str | None) -> tuple[int, int] | None:
+    """``"W,H"`` as ``(W, H)``.
+
+    >>> parse_sensor_size("128,128"), parse_sensor_size(None)
+    ((128, 128), None)
+    """
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.replace("x", ",").split(",")]
+    if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise ConfigError(f"--sensor-size expects WIDTH,HEIGHT in pixels (e.g. 128,128); "
+                          f"got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def collect_data_options(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -52,4 +79,7 @@ def collect_data_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {"dataset": kwargs.pop("dataset"), "data_dir": kwargs.pop("data_dir"),
             "download": kwargs.pop("download"), "time_bins": kwargs.pop("time_bins"),
             "downsample": kwargs.pop("downsample"), "cache_dir": kwargs.pop("cache_dir"),
-            "synthetic": _synthetic_pairs(kwargs.pop("synthetic_pairs"))}
+            "synthetic": _synthetic_pairs(kwargs.pop("synthetic_pairs")),
+            "window_ms": kwargs.pop("window_ms"), "test_fraction": kwargs.pop("test_fraction"),
+            "val_fraction": kwargs.pop("val_fraction"),
+            "sensor_size": parse_sensor_size(kwargs.pop("sensor_size"))}

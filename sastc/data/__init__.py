@@ -5,7 +5,7 @@ corruption, bins them into ``uint8 [N, T, C, H, W]`` frames and caches the resul
 disk. ``DATASETS`` is the registry of datasets, ``CORRUPTIONS`` that of corruptions.
 
 >>> sorted(DATASETS)
-['dvsgesture', 'nmnist', 'synthetic']
+['dvsgesture', 'folder', 'nmnist', 'synthetic']
 >>> frames = load_frames("synthetic", "test", time_bins=8, limit=12, cache_dir=False,
 ...                      progress=False, synthetic={"n_test": 24})
 >>> frames.frames.shape, frames.num_classes, sorted(set(frames.labels.tolist())) == list(range(12))
@@ -17,13 +17,15 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from sastc.data import dvsgesture, nmnist, synthetic
+from sastc.data import dvsgesture, folder, nmnist, synthetic
 from sastc.data.base import SPLITS, FrameSet
+from sastc.data.binning import bin_window
 from sastc.data.corrupt import CORRUPTIONS, Corruption, parse_corruption
 from sastc.data.events import DatasetInfo, Recordings, SourceOptions, stratified_order
 from sastc.data.frames import (
@@ -36,6 +38,7 @@ from sastc.data.frames import (
     resolve_cache_dir,
     write_cache,
 )
+from sastc.data.validation import carve_validation, check_val_fraction
 from sastc.errors import ConfigError, SastcError
 
 __all__ = [
@@ -44,7 +47,7 @@ __all__ = [
 ]
 
 DATASETS: dict[str, DatasetInfo] = {
-    info.name: info for info in (synthetic.INFO, nmnist.INFO, dvsgesture.INFO)
+    info.name: info for info in (synthetic.INFO, nmnist.INFO, dvsgesture.INFO, folder.INFO)
 }
 DEFAULT_DATASET = "synthetic"
 MAX_CLIP = 255
@@ -102,7 +105,7 @@ def _request(info: DatasetInfo, time_bins: int | None, downsample: int | None, c
 
 
 def _source_options(info: DatasetInfo, data_dir: str | os.PathLike[str] | None, download: bool,
-                    seed: int, synthetic_options: dict | None) -> SourceOptions:
+                    seed: int, synthetic_options: dict | None, folder_options: dict) -> SourceOptions:
     if synthetic_options is not None and info.name != "synthetic":
         raise ConfigError(f"synthetic options apply to the synthetic dataset only, "
                           f"not to {info.name!r}")
@@ -111,8 +114,38 @@ def _source_options(info: DatasetInfo, data_dir: str | os.PathLike[str] | None, 
     if data_dir is not None and not info.needs_data_dir:
         raise ConfigError(f"dataset {info.name!r} is generated and takes no data dir "
                           f"(got {data_dir}); leave --data-dir out")
+    _check_folder_options(info, folder_options)
     directory = None if data_dir is None else Path(data_dir).expanduser()
-    return SourceOptions(directory, bool(download), seed, dict(synthetic_options or {}))
+    return SourceOptions(directory, bool(download), seed, dict(synthetic_options or {}),
+                         **folder_options)
+
+
+def _check_folder_options(info: DatasetInfo, folder_options: dict) -> None:
+    """``--window-ms``, ``--test-fraction`` and ``--sensor-size`` are the folder dataset's."""
+    given = [name for name, value in folder_options.items() if value is not None]
+    if given and info.name != "folder":
+        option = "--" + given[0].replace("_", "-")
+        raise ConfigError(f"{option} applies to --dataset folder (your own recordings), "
+                          f"not to {info.name!r}; leave it out")
+    size = folder_options.get("sensor_size")
+    if size is not None and (len(size) != 2 or not all(
+            isinstance(v, int | np.integer) and 1 <= v <= 65535 for v in size)):
+        raise ConfigError(f"--sensor-size must be WIDTH,HEIGHT in pixels (1..65535); got {size!r}")
+
+
+def open_recordings(info: DatasetInfo, split: str, options: SourceOptions,
+                    val_fraction: float) -> Recordings:
+    """The recordings of ``split``, with the validation split carved out of train.
+
+    With a validation split, ``val`` (and ``calib``, so the compiler calibrates on
+    data training never saw) is that split and ``train`` the rest of the training
+    recordings (``sastc.data.validation``).
+    """
+    if val_fraction == 0 or split == "test":
+        return info.open_split(split, options)
+    full = info.open_split("train", options)
+    train, val = carve_validation(full.labels, full.groups, val_fraction, full.classes)
+    return full.subset(train if split == "train" else val, f"{info.name}/{split}")
 
 
 def _select(labels: np.ndarray, limit: int | None) -> np.ndarray:
@@ -141,14 +174,23 @@ def _frames_and_labels(recordings: Recordings, indices: np.ndarray, request: Fra
     cached = None if path is None else read_cache(path, key)
     if cached is not None:
         return (*cached, True)
-    binner = make_binner(recordings.sensor_size, request.time_bins, request.downsample,
-                         request.clip)
+    binner = _binner(recordings, request)
     frames = build_frames(recordings, indices, binner, request.corruption, request.seed,
                           progress)
     labels = recordings.labels[indices].astype(np.int64)
     if path is not None:
         _store(path, key, frames, labels, {"recordings": recordings.name})
     return frames, labels, False
+
+
+def _binner(recordings: Recordings, request: FrameRequest):
+    """Fixed-duration bins for windows of long recordings, else tonic's equal parts."""
+    if recordings.window_us is None:
+        return make_binner(recordings.sensor_size, request.time_bins, request.downsample,
+                           request.clip)
+    return partial(bin_window, t0=0, window_us=recordings.window_us,
+                   time_bins=request.time_bins, sensor_size=recordings.sensor_size,
+                   downsample=request.downsample, clip=request.clip)
 
 
 def _store(path: Path, key: str, frames: np.ndarray, labels: np.ndarray, meta: dict) -> None:
@@ -165,21 +207,32 @@ def load_frames(dataset: str = DEFAULT_DATASET, split: str = "train", *,
                 downsample: int | None = None, clip: int = 1,
                 corruption: Corruption | str | None = None, cache_dir: CacheDir = None,
                 limit: int | None = None, seed: int = 0, download: bool = False,
-                progress: bool = True, synthetic: dict | None = None) -> FrameSet:
+                progress: bool = True, synthetic: dict | None = None,
+                val_fraction: float = 0.0, window_ms: float | None = None,
+                test_fraction: float | None = None,
+                sensor_size: tuple[int, int] | None = None) -> FrameSet:
     """Binned frames ``uint8 [N, T, C, H, W]`` of one split of a registered dataset.
 
-    ``split`` is ``train``, ``test`` or ``calib`` (calibration; never test samples).
+    ``split`` is ``train``, ``val``, ``test`` or ``calib`` (calibration; never test
+    samples). With ``val_fraction > 0`` the validation split is carved out of the
+    training recordings and ``calib`` is that split; with 0, ``val`` is an error.
     ``time_bins`` and ``downsample`` default to the dataset's; frames count events per
     bin and pixel, clipped at ``clip`` (1: binary spikes). ``limit`` keeps the first
     samples of a class-stratified order. ``cache_dir=False`` disables the frame cache;
-    None uses ``$SASTC_CACHE_DIR`` or ``~/.cache/sastc/frames``.
+    None uses ``$SASTC_CACHE_DIR`` or ``~/.cache/sastc/frames``. ``window_ms``,
+    ``test_fraction`` and ``sensor_size`` (width, height) are the folder dataset's.
     """
     info = dataset_info(dataset)
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    val_fraction = check_val_fraction(val_fraction)
+    if split == "val" and val_fraction == 0:
+        raise ConfigError("the val split needs a validation fraction (--val-fraction > 0)")
     request = _request(info, time_bins, downsample, clip, corruption, limit, seed)
-    options = _source_options(info, data_dir, download, request.seed, synthetic)
-    recordings = info.open_split(split, options)
+    folder_options = {"window_ms": window_ms, "test_fraction": test_fraction,
+                      "sensor_size": None if sensor_size is None else tuple(sensor_size)}
+    options = _source_options(info, data_dir, download, request.seed, synthetic, folder_options)
+    recordings = open_recordings(info, split, options, val_fraction)
     indices = _select(recordings.labels, request.limit)
     key = cache_key(_key_description(info, split, request, recordings))
     directory = resolve_cache_dir(cache_dir)
@@ -187,7 +240,20 @@ def load_frames(dataset: str = DEFAULT_DATASET, split: str = "train", *,
     frames, labels, from_cache = _frames_and_labels(recordings, indices, request, path, key,
                                                     progress)
     meta = _meta(info, split, request, recordings, key, path, from_cache)
+    meta.update(val_fraction=val_fraction, empty_samples=_empty_count(frames))
     return FrameSet(frames, labels, recordings.classes, info.name, split, meta)
+
+
+def _origin(fingerprint: dict) -> dict:
+    """The fingerprint of the recordings a subset was taken from."""
+    while isinstance(fingerprint, dict) and "parent" in fingerprint:
+        fingerprint = fingerprint["parent"]
+    return fingerprint
+
+
+def _empty_count(frames: np.ndarray) -> int:
+    """Samples without a single event (allowed; reported so a user can see them)."""
+    return int(np.sum(frames.reshape(len(frames), -1).max(axis=1, initial=0) == 0))
 
 
 def _meta(info: DatasetInfo, split: str, request: FrameRequest, recordings: Recordings,
@@ -204,5 +270,7 @@ def _meta(info: DatasetInfo, split: str, request: FrameRequest, recordings: Reco
         "cache_file": None if path is None else str(path), "from_cache": from_cache,
     }
     if info.name == "synthetic":
-        meta["synthetic"] = dict(recordings.fingerprint["params"])
+        meta["synthetic"] = dict(_origin(recordings.fingerprint)["params"])
+    if recordings.window_us is not None:
+        meta["window_ms"] = recordings.window_us / 1000
     return meta

@@ -8,7 +8,7 @@ import numpy as np
 
 from sastc.errors import DataError
 
-SPLITS = ("train", "test", "calib")
+SPLITS = ("train", "val", "test", "calib")
 
 
 @dataclass(frozen=True)

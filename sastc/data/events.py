@@ -86,6 +86,12 @@ class Recordings:
     each index in turn (sorted by ``t``, inside ``sensor_size``). ``fingerprint``
     identifies the content for the frame cache (file names and sizes, or generator
     parameters); ``source`` is the directory they come from, or ``"generated"``.
+
+    ``window_us`` is set when every item is a fixed-duration window cut from a longer
+    recording: its events then have ``t`` relative to the window start, in
+    ``[0, window_us)``, and are binned in fixed-duration bins. ``groups`` (when set)
+    names the long recording each window comes from; within a group the windows are
+    in time order, so a time-contiguous block of a group never overlaps the rest.
     """
 
     name: str
@@ -95,6 +101,8 @@ class Recordings:
     source: str
     fingerprint: Any
     read_events: EventReader = field(repr=False)
+    window_us: int | None = None
+    groups: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -108,8 +116,9 @@ class Recordings:
             return parent_read([int(indices[i]) for i in selected])
 
         fingerprint = {"parent": self.fingerprint, "indices": indices.tolist()}
+        groups = None if self.groups is None else self.groups[indices]
         return Recordings(name, self.labels[indices], self.classes, self.sensor_size,
-                          self.source, fingerprint, read)
+                          self.source, fingerprint, read, self.window_us, groups)
 
 
 def calib_subset(train: Recordings, name: str, size: int = CALIB_SIZE) -> Recordings:
@@ -146,6 +155,9 @@ class SourceOptions:
     download: bool
     seed: int
     synthetic: dict
+    window_ms: float | None = None            # folder datasets: window length (recordings)
+    test_fraction: float | None = None        # folder datasets: the test part of each recording
+    sensor_size: tuple[int, int] | None = None  # (width, height) for formats without a header
 
 
 @dataclass(frozen=True)

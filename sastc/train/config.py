@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from sastc.data.validation import DEFAULT_VAL_FRACTION, check_val_fraction
 from sastc.errors import ConfigError
 
 MODES = ("sast", "surrogate", "conventional")
@@ -27,6 +28,10 @@ class TrainConfig:
     downsample: int | None = None
     cache_dir: str | None = None
     synthetic: dict[str, Any] = field(default_factory=dict)
+    window_ms: float | None = None
+    test_fraction: float | None = None
+    val_fraction: float = DEFAULT_VAL_FRACTION
+    sensor_size: tuple[int, int] | None = None
     train_limit: int | None = None
     arch: str | None = None
     steepness: float = 5.0
@@ -85,6 +90,7 @@ class TrainConfig:
             if self.rho > 0 and self.mode != "sast":
                 raise ConfigError(f"--rho {self.rho} applies only to --mode sast "
                                   f"(--mode {self.mode} trains without SAM)")
+        check_val_fraction(self.val_fraction)
         _at_least("--epochs", self.epochs, 1)
         _at_least("--batch-size", self.batch_size, 1)
         _positive("--lr", self.lr)

@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from sastc.data import load_frames
 from sastc.data.base import FrameSet
+from sastc.data.recorded import load_recorded_frames, merge_data_options
 from sastc.train.checkpoint import checkpoint_spec, load_checkpoint
 from sastc.train.evaluate import evaluate
 from sastc.train.model import SpikingNet
@@ -25,16 +25,8 @@ def load_model(path: str) -> tuple[SpikingNet, dict[str, Any]]:
 def checkpoint_frames(saved: dict[str, Any], overrides: dict[str, Any], split: str,
                       corrupt: str | None = None, progress: bool = True) -> FrameSet:
     """Frames of ``split`` from the checkpoint's dataset, CLI ``overrides`` taking precedence."""
-    recorded = saved["dataset"]
-    name = overrides.get("dataset") or recorded["name"]
-    same = name == recorded["name"]
-    options = {key: overrides.get(key) if overrides.get(key) is not None
-               else (recorded.get(key) if same else None)
-               for key in ("data_dir", "time_bins", "downsample")}
-    synthetic = overrides.get("synthetic") or (recorded.get("synthetic") if same else None)
-    return load_frames(name, split, corruption=corrupt, cache_dir=overrides.get("cache_dir"),
-                       download=bool(overrides.get("download")), synthetic=synthetic or None,
-                       progress=progress, **options)
+    data = merge_data_options(saved["dataset"], overrides)
+    return load_recorded_frames(data, split, progress=progress, corruption=corrupt)
 
 
 def evaluate_checkpoint(path: str, overrides: dict[str, Any], split: str = "test",

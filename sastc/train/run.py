@@ -8,6 +8,7 @@ the run, keeps the last good checkpoint and says so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -24,15 +25,23 @@ from tqdm import tqdm
 from sastc.allocator import tune_allocator
 from sastc.atomic import write_text_atomic
 from sastc.errors import ConfigError, TrainingDiverged
+from sastc.lock import claim_folder
 from sastc.progress import bar_disabled
+from sastc.resources import check_training
 from sastc.train import distributed
 from sastc.train.checkpoint import checkpoint_spec, load_checkpoint, save_checkpoint
 from sastc.train.config import TrainConfig
-from sastc.train.data_setup import TrainingData, build_spec, load_training_data
+from sastc.train.data_setup import (
+    TrainingData,
+    build_spec,
+    describe_splits,
+    load_training_data,
+)
 from sastc.train.epoch import run_epoch
 from sastc.train.evaluate import evaluate
 from sastc.train.model import SpikingNet, init_weights
 from sastc.train.sam import SAM
+from sastc.train.selection import is_new_best, selection_line, snapshot, validation_metrics
 
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
@@ -49,6 +58,7 @@ class Run:
     generator: torch.Generator
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None   # the kept epoch: weights and metrics (selection.py)
 
 
 def make_optimizer(model: SpikingNet, config: TrainConfig) -> torch.optim.Optimizer:
@@ -82,13 +92,14 @@ def new_run(config: TrainConfig, data: TrainingData, steps_per_epoch: int) -> Ru
 
 def restore(run: Run, saved: dict[str, Any]) -> None:
     """Load model, optimizer, schedule and RNG state from a checkpoint."""
-    run.model.load_state_dict(saved["state_dict"])
+    run.model.load_state_dict(saved.get("last_state_dict") or saved["state_dict"])
     run.optimizer.load_state_dict(saved["optimizer"])
     run.scheduler.load_state_dict(saved["scheduler"])
     run.generator.set_state(saved["rng"]["generator"])
     torch.set_rng_state(saved["rng"]["torch"])
     run.epoch = int(saved["epoch"])
     run.history = list(saved.get("history", []))
+    run.best = saved.get("best")
 
 
 _RESUME_KEYS = ("dataset", "arch", "mode", "rho", "seed", "time_bins", "batch_size", "sam_batch")
@@ -105,12 +116,22 @@ def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> N
 
 def checkpoint_content(run: Run, config: TrainConfig, data: TrainingData,
                        complete: bool) -> dict[str, Any]:
-    return {"spec": run.model.spec.to_dict(), "dataset": data.describe(),
-            "config": config.to_dict(), "state_dict": run.model.state_dict(),
-            "epoch": run.epoch, "complete": complete,
-            "metrics": run.history[-1] if run.history else {}, "history": run.history,
-            "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
-            "rng": {"generator": run.generator.get_state(), "torch": torch.get_rng_state()}}
+    """The run's state; a complete run's ``state_dict`` and ``metrics`` are the kept epoch's
+    (``selected``), the last epoch's weights staying under ``last_state_dict``."""
+    content = {"spec": run.model.spec.to_dict(), "dataset": data.describe(),
+               "config": config.to_dict(), "state_dict": run.model.state_dict(),
+               "epoch": run.epoch, "complete": complete,
+               "metrics": run.history[-1] if run.history else {}, "history": run.history,
+               "best": run.best, "optimizer": run.optimizer.state_dict(),
+               "scheduler": run.scheduler.state_dict(),
+               "rng": {"generator": run.generator.get_state(), "torch": torch.get_rng_state()}}
+    if complete and run.best is not None:
+        content.update(last_state_dict=content["state_dict"], state_dict=run.best["state_dict"],
+                       metrics=run.best["metrics"],
+                       selected={"epoch": run.best["epoch"],
+                                 "reason": selection_line(run.best, config.total_epochs,
+                                                          data.val is not None)})
+    return content
 
 
 def write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
@@ -119,8 +140,10 @@ def write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
 
 
 def epoch_line(entry: dict[str, Any], total: int) -> str:
+    val = (f"val hard {entry['val_hard_accuracy']:.1f}%  " if "val_hard_accuracy" in entry
+           else "")
     return (f"epoch {entry['epoch']}/{total}  loss {entry['loss']:.4f}  "
-            f"train {entry['train_accuracy']:.1f}%  test surrogate "
+            f"train {entry['train_accuracy']:.1f}%  {val}test surrogate "
             f"{entry['surrogate_accuracy']:.1f}%  hard {entry['hard_accuracy']:.1f}%  "
             f"gap {entry['transfer_gap']:+.1f}  ({entry['seconds']:.1f} s)")
 
@@ -128,14 +151,15 @@ def epoch_line(entry: dict[str, Any], total: int) -> str:
 def train(config: TrainConfig, resume: bool = False, log: Log = print) -> dict[str, Any]:
     """Train per ``config``; returns the final test metrics."""
     dist = distributed.setup(config.device)
-    try:
-        return _train(config, resume, log, dist)
+    try:  # rank 0 owns the run folder (lock, writability, stale temporary files)
+        with claim_folder(config.out_dir) if dist.is_main else contextlib.nullcontext():
+            return _train(config, resume, log, dist)
     finally:
         distributed.teardown(dist)
 
 
-def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist) -> tuple[Path, TrainingData,
-                                                                                 Run]:
+def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist,
+             log: Log) -> tuple[Path, TrainingData, Run]:
     out_dir = Path(config.out_dir)
     path = out_dir / CHECKPOINT_NAME
     if config.batch_size % dist.world:
@@ -146,8 +170,11 @@ def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist) -> tuple
                           "continue it, or choose another --out directory")
     if config.threads:
         torch.set_num_threads(config.threads)
+    check_training(config)  # frames and activations must fit before any data is read
     tune_allocator()
     data = load_training_data(config, progress=config.progress and dist.is_main)
+    if dist.is_main:
+        log(describe_splits(data))
     steps = max(len(data.train) // config.batch_size, 1)
     run = new_run(config, data, steps)
     if resume and path.exists():
@@ -161,7 +188,7 @@ def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist) -> tuple
 
 
 def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist) -> dict[str, Any]:
-    out_dir, data, run = _prepare(config, resume, dist)
+    out_dir, data, run = _prepare(config, resume, dist, log)
     if run.epoch and dist.is_main:
         log(f"resuming {out_dir} after epoch {run.epoch}/{config.total_epochs}")
     trained = (DistributedDataParallel(run.model) if dist.enabled else run.model)
@@ -183,10 +210,14 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist) 
                                    f"{kept}. Try a lower --lr or --rho.") from exc
         run.epoch += 1
         metrics = evaluate(run.model, data.test, device=dist.device)
+        if data.val is not None:
+            metrics |= validation_metrics(run.model, data.val, dist.device)
         entry = {"epoch": run.epoch, "loss": result.loss, "train_accuracy": result.train_accuracy,
                  "seconds": result.seconds, "steps": result.steps,
                  "grad_evals": result.grad_evals, "lr": run.scheduler.get_last_lr()[0], **metrics}
         run.history.append(entry)
+        if is_new_best(entry, run.best):
+            run.best = snapshot(run.model, entry)
         if dist.is_main:
             log(epoch_line(entry, config.total_epochs))
             save_checkpoint(path, checkpoint_content(run, config, data,
@@ -197,7 +228,8 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist) 
     bar.close()
     if dist.is_main:
         _finish(out_dir, run, config, data, log)
-    return run.history[-1]
+    kept = run.best["metrics"] if run.best is not None else run.history[-1]
+    return {**kept, "selected_epoch": kept["epoch"], "epochs": config.total_epochs}
 
 
 def _finish(out_dir: Path, run: Run, config: TrainConfig, data: TrainingData, log: Log) -> None:
@@ -207,7 +239,9 @@ def _finish(out_dir: Path, run: Run, config: TrainConfig, data: TrainingData, lo
     from sastc.plots import plot_training_curves
 
     plot_training_curves(run.history, out_dir / "curves.png")
-    last = run.history[-1]
-    log(f"done: surrogate {last['surrogate_accuracy']:.1f}%, hard {last['hard_accuracy']:.1f}% "
-        f"(gap {last['transfer_gap']:+.1f} points) on {last['samples']} test samples; "
+    kept = run.best["metrics"] if run.best is not None else run.history[-1]
+    if run.best is not None:
+        log(selection_line(run.best, config.total_epochs, data.val is not None))
+    log(f"done: surrogate {kept['surrogate_accuracy']:.1f}%, hard {kept['hard_accuracy']:.1f}% "
+        f"(gap {kept['transfer_gap']:+.1f} points) on {kept['samples']} test samples; "
         f"checkpoint {path}")
