@@ -17,8 +17,10 @@ def training_options(function):
     decorators = [
         click.option("--arch", default=None,
                      help='Layers, e.g. "conv(16, 5, stride=2) conv(32, 3, stride=2) readout".'),
-        click.option("--steepness", "-k", type=float, default=None,
-                     help="Surrogate sigmoid steepness k (dataset preset: 5 synthetic, 3 N-MNIST)."),
+        click.option("--steepness", "-k", default=None, metavar="K|auto",
+                     help="Surrogate sigmoid steepness k, or auto: raised from 2 to 25 during "
+                          "training, the validation split choosing the epoch (default for "
+                          "datasets without a tuned preset)."),
         click.option("--sam-batch", type=click.Choice(SAM_BATCHES), default="independent",
                      show_default=True, help="Second SAM gradient on an independent or the same batch."),
         click.option("--compute-matched", is_flag=True,

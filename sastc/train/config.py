@@ -9,6 +9,7 @@ from typing import Any
 
 from sastc.data.validation import DEFAULT_VAL_FRACTION, check_val_fraction
 from sastc.errors import ConfigError
+from sastc.train.steepness import parse_steepness
 
 MODES = ("sast", "surrogate", "conventional")
 OPTIMIZERS = ("adam", "sgd")
@@ -34,7 +35,7 @@ class TrainConfig:
     sensor_size: tuple[int, int] | None = None
     train_limit: int | None = None
     arch: str | None = None
-    steepness: float = 5.0
+    steepness: float | str = 5.0   # a number, or "auto" (sastc.train.steepness)
     mode: str = "sast"
     rho: float | None = None
     sam_batch: str = "independent"
@@ -94,7 +95,7 @@ class TrainConfig:
         _at_least("--epochs", self.epochs, 1)
         _at_least("--batch-size", self.batch_size, 1)
         _positive("--lr", self.lr)
-        _positive("--steepness", self.steepness)
+        self.steepness = parse_steepness(self.steepness)
         _positive("--init-gain", self.init_gain)
         _at_least("--weight-decay", self.weight_decay, 0.0)
         _at_least("--augment-shift", self.augment_shift, 0)

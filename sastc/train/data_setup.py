@@ -11,6 +11,7 @@ from sastc.data.recorded import load_recorded_frames
 from sastc.errors import ConfigError
 from sastc.spec import ArchSpec, parse_arch
 from sastc.train.config import TrainConfig
+from sastc.train.steepness import initial_steepness
 
 
 @dataclass
@@ -86,4 +87,5 @@ def build_spec(config: TrainConfig, data: TrainingData) -> ArchSpec:
     arch = config.arch or DATASETS[data.name].default_arch
     if not arch:
         raise ConfigError(f"--arch is required for dataset {data.name!r} (no default architecture)")
-    return parse_arch(arch, data.train.sample_shape, data.train.num_classes, config.steepness)
+    return parse_arch(arch, data.train.sample_shape, data.train.num_classes,
+                      initial_steepness(config.steepness, config.mode))

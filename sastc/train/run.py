@@ -13,7 +13,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from sastc.train.evaluate import evaluate
 from sastc.train.model import SpikingNet, init_weights
 from sastc.train.sam import SAM
 from sastc.train.selection import is_new_best, selection_line, snapshot, validation_metrics
+from sastc.train.steepness import AUTO, steepness_for_epoch
 
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
@@ -126,7 +127,9 @@ def checkpoint_content(run: Run, config: TrainConfig, data: TrainingData,
                "scheduler": run.scheduler.state_dict(),
                "rng": {"generator": run.generator.get_state(), "torch": torch.get_rng_state()}}
     if complete and run.best is not None:
-        content.update(last_state_dict=content["state_dict"], state_dict=run.best["state_dict"],
+        kept_k = run.best["metrics"].get("steepness", run.model.spec.steepness)
+        content.update(spec=replace(run.model.spec, steepness=kept_k).to_dict(),
+                       last_state_dict=content["state_dict"], state_dict=run.best["state_dict"],
                        metrics=run.best["metrics"],
                        selected={"epoch": run.best["epoch"],
                                  "reason": selection_line(run.best, config.total_epochs,
@@ -139,13 +142,21 @@ def write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
     write_text_atomic(out_dir / METRICS_NAME, lines)
 
 
+def set_epoch_steepness(model: SpikingNet, config: TrainConfig, epoch: int) -> None:
+    """Apply the steepness schedule (``-k auto``) for ``epoch``; fixed k leaves the model."""
+    if config.steepness == AUTO and config.mode != "conventional":
+        k = steepness_for_epoch(AUTO, epoch, config.total_epochs)
+        model.spec = replace(model.spec, steepness=k)
+
+
 def epoch_line(entry: dict[str, Any], total: int) -> str:
     val = (f"val hard {entry['val_hard_accuracy']:.1f}%  " if "val_hard_accuracy" in entry
            else "")
     return (f"epoch {entry['epoch']}/{total}  loss {entry['loss']:.4f}  "
             f"train {entry['train_accuracy']:.1f}%  {val}test surrogate "
             f"{entry['surrogate_accuracy']:.1f}%  hard {entry['hard_accuracy']:.1f}%  "
-            f"gap {entry['transfer_gap']:+.1f}  ({entry['seconds']:.1f} s)")
+            f"gap {entry['transfer_gap']:+.1f}  k {entry['steepness']:.3g}  "
+            f"({entry['seconds']:.1f} s)")
 
 
 def train(config: TrainConfig, resume: bool = False, log: Log = print) -> dict[str, Any]:
@@ -180,9 +191,11 @@ def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist,
     if resume and path.exists():
         saved = load_checkpoint(path)
         check_resumable(saved, config, path)
-        if checkpoint_spec(saved) != run.model.spec:
+        if replace(checkpoint_spec(saved), steepness=1.0) != replace(run.model.spec,
+                                                                      steepness=1.0):
             raise ConfigError(f"--resume: the architecture in {path} differs from this run's")
         restore(run, saved)
+        run.model.spec = checkpoint_spec(saved)
     run.model.to(dist.device)
     return out_dir, data, run
 
@@ -200,9 +213,11 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist) 
         log = partial(tqdm.write, file=sys.stderr)
     while run.epoch < config.total_epochs:
         label = f"epoch {run.epoch + 1}/{config.total_epochs}"
+        set_epoch_steepness(run.model, config, run.epoch + 1)
         try:
             result = run_epoch(trained, run.optimizer, run.scheduler, sam, data.train, config,
-                               dist, run.generator, label)
+                               dist, run.generator, label,
+                               run.history[0]["loss"] if run.history else None)
         except TrainingDiverged as exc:
             kept = (f"the last good checkpoint (epoch {run.epoch}) is kept at {path}"
                     if path.exists() else "no checkpoint had been written yet")
@@ -214,7 +229,8 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist) 
             metrics |= validation_metrics(run.model, data.val, dist.device)
         entry = {"epoch": run.epoch, "loss": result.loss, "train_accuracy": result.train_accuracy,
                  "seconds": result.seconds, "steps": result.steps,
-                 "grad_evals": result.grad_evals, "lr": run.scheduler.get_last_lr()[0], **metrics}
+                 "grad_evals": result.grad_evals, "lr": run.scheduler.get_last_lr()[0],
+                 "steepness": run.model.spec.steepness, **metrics}
         run.history.append(entry)
         if is_new_best(entry, run.best):
             run.best = snapshot(run.model, entry)
