@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from click.testing import CliRunner
 
 from sastc.cli import main
 from sastc.cli.eval_cmd import format_report
+from sastc.errors import SastcError
 from sastc.metrics import class_names, confusion_matrix, per_class_accuracy
+from sastc.plots import plot_confusion
 from sastc.report import confusion_lines, per_class_lines
 from sastc.simulate import simulate_text
 
@@ -138,8 +141,10 @@ def test_unwritable_plot_path_is_one_clear_line(trained_checkpoint: Path, tmp_pa
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the plot's directory should be")
     target = blocker / "confusion.png"
+    with pytest.raises(SastcError, match=f"cannot write plot {re.escape(str(target))}"):
+        plot_confusion([[1, 0], [0, 1]], ["a", "b"], target, "t")
     code, out, err = invoke("eval", str(trained_checkpoint), "--confusion", str(target))
     assert code == 2, (code, out, err)
-    assert err.strip().splitlines()[-1].startswith("error: cannot write plot")
-    assert str(target) in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in err
+    assert str(blocker) in err
     assert blocker.read_text().startswith("a file")
