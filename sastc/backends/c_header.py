@@ -17,6 +17,7 @@ import numpy as np
 
 from sastc.atomic import write_text_atomic
 from sastc.backends import EmitInput
+from sastc.backends.c_binning import binning_macros, stream_binning
 from sastc.backends.c_checks import (
     UINT32_MAX,
     LayerFacts,
@@ -43,8 +44,8 @@ from sastc.targets import runtime_dir
 HEADER_FILE = "model.h"
 ABI_VERSION = 2
 RUNTIME_FILES = ("sastc_rt.h", "sastc_internal.h", "sastc_numerics.h", "sastc_rows.h",
-                 "sastc_synapse.h", "sastc_status.def", "sastc_rt.c", "sastc_check.c",
-                 "sastc_synapse.c", "sastc_neuron.c")
+                 "sastc_synapse.h", "sastc_status.def", "sastc_events.h", "sastc_rt.c",
+                 "sastc_check.c", "sastc_synapse.c", "sastc_neuron.c", "sastc_events.c")
 def _layer_arrays(index: int, layer: QLayer) -> list[str]:
     prefix = f"sastc_l{index}"
     arrays = [c_array("uint16_t", f"{prefix}_weights",
@@ -103,7 +104,8 @@ def _macros(qnet: QNet, facts: list[LayerFacts]) -> list[str]:
             f"#define SASTC_MODEL_INPUT_W {w}u",
             f"#define SASTC_MODEL_INPUT_BYTES {c * h * w}u",
             f"#define SASTC_MODEL_STATE_WORDS {words}u",
-            "#define SASTC_MODEL_STATE_BYTES (4u * SASTC_MODEL_STATE_WORDS)"]
+            "#define SASTC_MODEL_STATE_BYTES (4u * SASTC_MODEL_STATE_WORDS)",
+            *binning_macros(stream_binning(qnet.metadata, qnet.input_shape))]
 
 
 def _model_struct(qnet: QNet) -> list[str]:
@@ -152,6 +154,7 @@ def write_build(qnet: QNet, out_dir: Path, name: str = "model", narrow: bool = T
     (tests turn them off to exercise the general paths).
     """
     check_qnet(qnet)
+    stream_binning(qnet.metadata, qnet.input_shape)
     facts = prove_layers(qnet, narrow, skip_clamp)
     out_dir = Path(out_dir)
     written = [write_text_atomic(out_dir / HEADER_FILE, render_header(qnet, facts, name))]
