@@ -20,9 +20,11 @@ from sastc.data.base import FrameSet
 from sastc.data.recorded import load_recorded_frames, merge_data_options
 from sastc.errors import CompileError, ConfigError
 from sastc.ir.graph import Graph
+from sastc.lock import claim_build
 from sastc.passes import run_passes
 from sastc.passes.context import CompileContext, Log
 from sastc.report import summary_text
+from sastc.resources import check_compile
 from sastc.sim.compare import compare
 from sastc.targets import load_board, load_target
 
@@ -48,20 +50,29 @@ class CompileOptions:
 
 
 def compile_model(source: str | Path, options: CompileOptions, log: Log = print) -> dict[str, Any]:
-    """Compile ``source`` (a checkpoint or a ``.nir`` file) for ``options.target``."""
+    """Compile ``source`` (a checkpoint or a ``.nir`` file) for ``options.target``; the build
+    folder is proven writable and locked before any work (one compile per folder)."""
+    with claim_build(options.out_dir):
+        return _compile(source, options, log)
+
+
+def _compile(source: str | Path, options: CompileOptions, log: Log) -> dict[str, Any]:
     started = time.perf_counter()
     target = load_target(options.target)
     profile = target.profile.with_weight_bits(options.weight_bits)
     graph, data = load_source(Path(source), options.data)
+    check_compile(graph, data, _calibrates(profile.passes, options), options.calib_samples,
+                  options.verify)
     board = load_board(options.board) if options.board else None
     calib = calibration_frames(data, options) if _calibrates(profile.passes, options) else None
     ctx = CompileContext(graph, profile, board, calib, options.calibrate_method, options.calibrate,
                          options.progress, log=log)
     run_passes(ctx)
     emitters = list(dict.fromkeys([*target.emitters, *options.emit]))
-    model = EmitInput(graph, ctx.float_net, ctx.qnet, dict(profile.numerics), "model")
+    numerics = dict(profile.numerics or {})
+    model = EmitInput(graph, ctx.float_net, ctx.qnet, numerics, "model")
     report = {"source": str(source), "target": target.name, "profile": profile.name,
-              "numerics": profile.numerics, "emitters": emitters, "dataset": data, **ctx.report}
+              "numerics": numerics, "emitters": emitters, "dataset": data, **ctx.report}
     with atomic_directory(options.out_dir) as staging:
         report["files"] = [p.name for e in emitters for p in get_emitter(e)(model, staging)]
         if options.verify:

@@ -88,6 +88,10 @@ def summary_text(report: dict[str, Any]) -> str:
                   "Range analysis: " + ("saturation possible in " + ", ".join(check["saturation"])
                                         if check["saturation"] else "no overflow, no saturation"),
                   ""]
+    warnings = report.get("quantize", {}).get("warnings", [])
+    if warnings:  # what the integers cannot represent (passes/quantize.py range_warnings)
+        lines += [f"Quantization warnings ({len(warnings)})",
+                  *(f"  {text}" for text in warnings[:10]), ""]
     verification = report.get("verification", {})
     if "samples" in verification:
         lines += ["Accuracy", *_accuracy_lines(verification), "", "SynOps per sample",

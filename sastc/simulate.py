@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sastc.atomic import ensure_writable_file
 from sastc.backends.npz import GRAPH_FILE, QNET_FILE
 from sastc.data.recorded import load_recorded_frames, merge_data_options
 from sastc.errors import CheckpointError
@@ -13,22 +14,42 @@ from sastc.ir.graph import load_graph
 from sastc.ir.lower import fuse
 from sastc.ir.quantized import load_qnet
 from sastc.report import confusion_lines, decision_lines, per_class_lines, synops_lines
+from sastc.resources import check_simulate
 from sastc.sim.compare import compare
 from sastc.sim.float_sim import FloatSimulator
 from sastc.sim.int_sim import IntegerSimulator
 
 
-def _build_files(build: Path) -> tuple[Path, Path | None, dict[str, Any]]:
+def _build_files(build: Path, outputs: dict[str, str | None] | None = None
+                 ) -> tuple[Path, Path | None, dict[str, Any]]:
+    """The graph, the integer model (if any) and the report of a build, after checking that
+    the requested ``outputs`` (option -> file) can be written."""
+    for option, path in (outputs or {}).items():
+        if path:
+            ensure_writable_file(path, option)
     if not build.is_dir():
         raise CheckpointError(f"{build}: no such build directory (run 'sastc compile' first)")
     graph = build / GRAPH_FILE
     if not graph.is_file():
         raise CheckpointError(f"{build}: not a sastc build (missing {GRAPH_FILE}; "
                               "compile with the npz emitter)")
-    report_path = build / "report.json"
-    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
     qnet = build / QNET_FILE
-    return graph, qnet if qnet.is_file() else None, report
+    return graph, qnet if qnet.is_file() else None, _build_report(build / "report.json")
+
+
+def _build_report(path: Path) -> dict[str, Any]:
+    """The build's report.json ({} if absent); a damaged one is a clear error."""
+    if not path.is_file():
+        return {}
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: the build's report is unreadable ({exc}); compile the "
+                              "build again, or delete report.json and pass --dataset") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("dataset", {}), dict | None):
+        raise CheckpointError(f"{path}: the build's report is not a JSON object with a dataset "
+                              "record; compile the build again")
+    return report
 
 
 def _data(recorded: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -44,10 +65,12 @@ def simulate_build(build: str, overrides: dict[str, Any], split: str = "test",
                    ) -> dict[str, Any]:
     """Compare the float and integer models of ``build`` on a data split (``sastc.sim.compare``)
     and draw the requested plots: SynOps, spike raster, confusion matrix."""
-    graph_path, qnet_path, build_report = _build_files(Path(build))
+    graph_path, qnet_path, build_report = _build_files(
+        Path(build), {"--plot": plot, "--raster": raster, "--confusion": confusion_plot})
     net = fuse(load_graph(graph_path))
     qnet = load_qnet(qnet_path) if qnet_path else None
     data = _data(build_report.get("dataset") or {}, overrides)
+    check_simulate(net, data, split, limit, batch_size, build)  # shapes and memory, up front
     frames = load_recorded_frames(data, split, limit=limit, time_bins=net.time_bins)
     report = compare(net, qnet, frames.frames, frames.labels, batch_size, frames.classes)
     report.update(build=str(build), dataset=data["name"], split=split)

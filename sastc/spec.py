@@ -65,12 +65,15 @@ class Conv:
         _require(self.channels >= 1, where, f"channels must be >= 1, got {self.channels}")
         _require(self.kernel >= 1, where, f"kernel must be >= 1, got {self.kernel}")
         _require(self.stride >= 1, where, f"stride must be >= 1, got {self.stride}")
-        _require(self.pad >= 0, where, f"padding must be >= 0, got {self.pad}")
+        _require(0 <= self.pad < self.kernel, where,
+                 f"padding must be in [0, kernel - 1] = [0, {self.kernel - 1}], got {self.pad}")
         _validate_neuron(self.beta, self.threshold, where)
 
     def out_shape(self, in_shape: Shape, where: str) -> Shape:
         _require(len(in_shape) == 3, where, f"conv needs a (C, H, W) input, got shape {in_shape}")
         _c, h, w = in_shape
+        _require(self.kernel <= h and self.kernel <= w, where,
+                 f"kernel {self.kernel} does not fit input {h}x{w} (larger than the input)")
         oh = (h + 2 * self.pad - self.kernel) // self.stride + 1
         ow = (w + 2 * self.pad - self.kernel) // self.stride + 1
         _require(oh >= 1 and ow >= 1, where, f"kernel {self.kernel} does not fit input {h}x{w}")
@@ -228,6 +231,10 @@ def parse_arch(text: str, input_shape: Shape, num_classes: int,
     layers: list[Layer] = []
     position = 0
     text = text.strip()
+    if not text:
+        raise ConfigError("architecture spec is empty; expected calls like "
+                          "conv(16, 5) pool(2) dense(128) readout (or leave --arch out for the "
+                          "dataset's default)")
     while position < len(text):
         match = _CALL.match(text, position)
         if not match or match.end() == position or text[match.end():match.end() + 1] == "(":

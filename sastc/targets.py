@@ -12,6 +12,7 @@ A board (``boards/*.toml``) adds flash and RAM limits.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sastc.errors import TargetError
+from sastc.profile import Calibration, Numerics
 
 ENV_TARGETS_DIR = "SASTC_TARGETS_DIR"
 
@@ -51,38 +53,37 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Profile:
-    """A numeric profile: how floats become integers and which passes run."""
+    """A numeric profile: how floats become integers (None: a float profile) and which
+    passes and emitters run. ``numerics`` and ``calibrate`` are checked when the profile is
+    made (a plain mapping given for either is converted and checked too)."""
 
     name: str
     description: str
-    numerics: dict[str, Any]
+    numerics: Numerics | None
     passes: tuple[str, ...]
     emitters: tuple[str, ...]
-    calibrate: dict[str, Any] = field(default_factory=dict)
+    calibrate: Calibration = field(default_factory=Calibration)
+
+    def __post_init__(self) -> None:
+        if self.numerics is not None and not isinstance(self.numerics, Numerics):
+            object.__setattr__(self, "numerics", Numerics.from_dict(self.numerics, self.name))
+        if not isinstance(self.calibrate, Calibration):
+            object.__setattr__(self, "calibrate", Calibration.from_dict(self.calibrate,
+                                                                        self.name))
 
     @property
     def is_integer(self) -> bool:
-        return "weight_bits" in self.numerics
-
-    def get(self, key: str) -> Any:
-        try:
-            return self.numerics[key]
-        except KeyError as exc:
-            raise TargetError(f"profile {self.name!r} has no numerics.{key}") from exc
+        return self.numerics is not None
 
     def with_weight_bits(self, bits: int | None) -> Profile:
         """This profile with another weight width, checked against ``weight_bits_range``."""
         if bits is None:
             return self
-        if not self.is_integer:
+        if self.numerics is None:
             raise TargetError(f"profile {self.name!r} is not an integer profile; "
                               "--weight-bits applies to int8-fixed / int4-fixed")
-        low, high = self.get("weight_bits_range")
-        if not low <= bits <= high:
-            raise TargetError(f"--weight-bits {bits} is outside profile {self.name!r}'s range "
-                              f"[{low}, {high}]")
-        return Profile(self.name, self.description, {**self.numerics, "weight_bits": bits},
-                       self.passes, self.emitters, self.calibrate)
+        return dataclasses.replace(self, numerics=self.numerics.with_weight_bits(bits,
+                                                                                 self.name))
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,37 @@ class Target:
     emitters: tuple[str, ...]
 
 
+PROFILE_KEYS = {"name", "kind", "description", "numerics", "passes", "emit", "calibrate"}
+PASS_NAMES = ("fold", "calibrate", "quantize", "check")
+
+
+def _names(data: dict[str, Any], table: str, key: str, allowed: tuple[str, ...],
+           path: Path) -> tuple[str, ...]:
+    values = data.get(table, {}).get(key) if isinstance(data.get(table), dict) else None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise TargetError(f"{path}: [{table}] {key} must be a list of names; got {values!r}")
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        raise TargetError(f"{path}: [{table}] {key} names unknown {unknown}; available: "
+                          f"{', '.join(allowed)}")
+    return tuple(values)
+
+
 def _profile_from(data: dict[str, Any], path: Path) -> Profile:
-    try:
-        return Profile(data["name"], data.get("description", ""), dict(data.get("numerics", {})),
-                       tuple(data["passes"]["order"]), tuple(data["emit"]["emitters"]),
-                       dict(data.get("calibrate", {})))
-    except KeyError as exc:
-        raise TargetError(f"{path}: missing field {exc}") from exc
+    from sastc.backends import EMITTERS
+
+    unknown = sorted(set(data) - PROFILE_KEYS)
+    if unknown:
+        raise TargetError(f"{path}: unknown key(s) {unknown}; known: {sorted(PROFILE_KEYS)}")
+    if data.get("kind", "profile") != "profile" or not isinstance(data.get("name"), str):
+        raise TargetError(f"{path}: expected name = \"...\" and kind = \"profile\"")
+    name = data["name"]
+    numerics = data.get("numerics")
+    return Profile(name, str(data.get("description", "")),
+                   None if numerics is None else Numerics.from_dict(numerics, name),
+                   _names(data, "passes", "order", PASS_NAMES, path),
+                   _names(data, "emit", "emitters", EMITTERS, path),
+                   Calibration.from_dict(data.get("calibrate", {}), name))
 
 
 def load_profile(name: str) -> Profile:

@@ -42,8 +42,10 @@ def load_npz(path: str | Path, file_format: str, what: str
         with np.load(path, allow_pickle=False) as archive:
             header = json.loads(bytes(archive[HEADER_KEY]).decode())
             arrays = {key: archive[key] for key in archive.files if key != HEADER_KEY}
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not {what} ({exc})") from exc
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"{path}: not {what} ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: not {what} (its header is not a JSON object)")
     if header.get("format") != file_format:
         raise CheckpointError(f"{path}: not {what} (format {header.get('format')!r})")
     return header, arrays

@@ -17,12 +17,16 @@ from typing import Any
 
 import numpy as np
 
+from sastc.errors import CheckpointError
 from sastc.ir.layers import Geometry, Shape
 from sastc.ir.npzfile import load_npz, save_npz
 
 QNET_FORMAT = "sastc-qnet"
 QNET_VERSION = 1
 _ARRAY_FIELDS = ("weight_q", "weight_scale", "bias_q", "theta_q")
+_INT_FIELDS = ("beta_q", "leak_shift", "frac_bits", "membrane_bits", "weight_bits")
+_INT_RANGES = {"weight_bits": (2, 8), "membrane_bits": (2, 31), "leak_shift": (0, 30),
+               "frac_bits": (0, 30)}
 
 
 @dataclass
@@ -82,13 +86,102 @@ def save_qnet(qnet: QNet, path: str | Path) -> Path:
 
 
 def load_qnet(path: str | Path) -> QNet:
-    """Read a file written by :func:`save_qnet`."""
+    """Read a file written by :func:`save_qnet`, checked by :func:`check_qnet`; anything
+    malformed raises :class:`CheckpointError` naming the file, the layer and the field."""
     header, arrays = load_npz(path, QNET_FORMAT, "a compiled sastc model")
-    layers = []
-    for i, entry in enumerate(header["layers"]):
-        params = {name: arrays[f"{i}/{name}"] for name in _ARRAY_FIELDS}
-        geometry = Geometry.from_dict(entry.pop("geometry"))
-        layers.append(QLayer(geometry=geometry, **entry, **params))
-    return QNet(tuple(header["input_shape"]), layers, int(header["time_bins"]),
-                tuple(header["classes"]), int(header["input_clip"]), header["profile"],
-                header["metadata"])
+    try:
+        layers = [_layer(entry, arrays, i) for i, entry in enumerate(header["layers"])]
+        qnet = QNet(tuple(int(d) for d in header["input_shape"]), layers,
+                    int(header["time_bins"]), tuple(str(c) for c in header["classes"]),
+                    int(header["input_clip"]), dict(header["profile"]),
+                    dict(header["metadata"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: a malformed compiled model ({type(exc).__name__}: "
+                              f"{exc}); compile it again") from exc
+    try:
+        check_qnet(qnet)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}; the file was edited or damaged, compile it "
+                              "again") from exc
+    return qnet
+
+
+def _layer(entry: dict[str, Any], arrays: dict[str, np.ndarray], index: int) -> QLayer:
+    entry = dict(entry)
+    params = {name: arrays[f"{index}/{name}"] for name in _ARRAY_FIELDS}
+    geometry = Geometry.from_dict(entry.pop("geometry"))
+    ints = {key: int(entry.pop(key)) for key in _INT_FIELDS}
+    return QLayer(str(entry.pop("name")), geometry, str(entry.pop("neuron")), **ints, **params,
+                  **entry)
+
+
+def check_qnet(qnet: QNet) -> None:
+    """The invariants the integer semantics (``sastc.numerics``) and the C runtime need;
+    raises ``ValueError`` with what is wrong.
+
+    Shape and header: ``input_clip`` in 1..255, ``time_bins >= 1``, each layer reading
+    what the one before writes and the last giving one output per class.
+    """
+    _need(len(qnet.input_shape) == 3 and min(qnet.input_shape) >= 1,
+          f"input_shape must be (C, H, W), got {qnet.input_shape}")
+    _need(qnet.time_bins >= 1, f"time_bins must be >= 1, got {qnet.time_bins}")
+    _need(1 <= qnet.input_clip <= 255, f"input_clip must be in 1..255, got {qnet.input_clip}")
+    _need(len(qnet.layers) >= 1, "the model has no layers")
+    previous = tuple(qnet.input_shape)
+    for layer in qnet.layers:
+        _need(tuple(layer.geometry.in_shape) == previous, f"layer {layer.name!r} reads "
+              f"{layer.geometry.in_shape} but receives {previous}")
+        check_qlayer(layer)
+        previous = tuple(layer.geometry.out_shape)
+    outputs = int(np.prod(previous))
+    _need(outputs == len(qnet.classes), f"the last layer has {outputs} outputs for "
+          f"{len(qnet.classes)} classes")
+
+
+def check_qlayer(layer: QLayer) -> None:
+    """One layer: widths, signs, dtypes and shapes of its integers."""
+    where = f"layer {layer.name!r}"
+    _need(layer.neuron in ("lif", "li"), f"{where}: neuron must be lif or li, got "
+          f"{layer.neuron!r}")
+    for field_name, (low, high) in _INT_RANGES.items():
+        value = getattr(layer, field_name)
+        _need(low <= value <= high, f"{where}: {field_name} must be in {low}..{high}, got {value}")
+    _need(layer.membrane_bits - 1 + layer.leak_shift <= 31, f"{where}: membrane_bits - 1 + "
+          f"leak_shift must be <= 31 (32-bit leak multiply)")
+    _need(0 <= layer.beta_q <= 1 << layer.leak_shift, f"{where}: beta_q {layer.beta_q} is "
+          f"outside 0..2^leak_shift")
+    _check_arrays(layer, where)
+
+
+def _check_arrays(layer: QLayer, where: str) -> None:
+    geometry, channels = layer.geometry, layer.geometry.out_channels
+    for name in ("weight_q", "bias_q", "theta_q"):
+        _need(np.issubdtype(getattr(layer, name).dtype, np.integer),
+              f"{where}: {name} must be integers, got {getattr(layer, name).dtype}")
+    shape = ((channels, geometry.pooled_shape[0], geometry.kernel, geometry.kernel)
+             if geometry.op == "conv" else (channels, geometry.fan_in))
+    _need(layer.weight_q.shape == shape, f"{where}: weight_q has shape "
+          f"{layer.weight_q.shape}, the geometry needs {shape}")
+    levels = (1 << (layer.weight_bits - 1)) - 1
+    _need(int(np.abs(layer.weight_q).max(initial=0)) <= levels, f"{where}: weight_q exceeds "
+          f"+-{levels}, the {layer.weight_bits}-bit range")
+    for name in ("weight_scale", "bias_q", "theta_q"):
+        _need(getattr(layer, name).shape == (channels,), f"{where}: {name} has shape "
+              f"{getattr(layer, name).shape}, expected ({channels},)")
+    scale = layer.weight_scale
+    _need(np.issubdtype(scale.dtype, np.floating) and bool(np.all(np.isfinite(scale)))
+          and bool(np.all(scale > 0)), f"{where}: weight_scale must be finite and > 0")
+    limit = 1 << (layer.membrane_bits - 1)
+    _need(int(np.abs(layer.bias_q).max(initial=0)) < limit, f"{where}: bias_q exceeds the "
+          f"{layer.membrane_bits}-bit membrane")
+    if layer.neuron == "lif":
+        low = int(layer.theta_q.min(initial=0))
+        _need(low >= 0, f"{where}: theta_q holds negative thresholds (min {low}); a threshold "
+              "must be >= 0")
+        _need(int(layer.theta_q.max(initial=0)) < limit, f"{where}: theta_q exceeds the "
+              f"{layer.membrane_bits}-bit membrane")
+
+
+def _need(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)

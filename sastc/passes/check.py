@@ -77,14 +77,16 @@ def check_pass(ctx: CompileContext) -> None:
         ctx.report["check"] = {"integer": False}
         return
     qnet = ctx.qnet
-    bits = int(ctx.profile.numerics.get("accumulator_bits", 32))
+    numerics = ctx.profile.numerics
+    bits = numerics.accumulator_bits if numerics is not None else 32
     bounds = max_inputs(qnet.input_clip, [layer.geometry.pool for layer in qnet.layers])
     ranges = [layer_ranges(layer, x_max, bits, qnet.time_bins)
               for layer, x_max in zip(qnet.layers, bounds, strict=True)]
     saturating = [r["name"] for r in ranges if r["can_saturate"]]
-    if saturating and ctx.profile.numerics.get("overflow") != "saturate":
+    if saturating and (numerics is None or numerics.overflow != "saturate"):
         raise CompileError(f"layers {saturating} can exceed the membrane range and profile "
-                           f"{ctx.profile.name!r} does not allow saturation")
+                           f"{ctx.profile.name!r} does not allow saturation (numerics.overflow "
+                           f"{getattr(numerics, 'overflow', None)!r})")
     usage = memory_use(qnet)
     if ctx.board is not None:
         check_board(usage, ctx.board)

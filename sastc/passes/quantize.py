@@ -12,11 +12,17 @@ the range bound below proves no saturation:
 
 (``+1`` covers the half-unit rounding of each leak). Readout logits sum ``T``
 membranes, so for an LI readout ``T * |u|`` must also fit 32 bits.
+
+A channel whose weights span more than the width can hold loses its small
+weights: when more than half of a channel's non-zero float weights quantize to
+0, or a LIF threshold rounds to 0, the pass reports it (``warnings`` in the
+report and a ``warning:`` line) with the numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,15 +30,28 @@ from sastc import numerics
 from sastc.errors import CompileError
 from sastc.ir.layers import FloatLayer, FloatNet
 from sastc.ir.quantized import QLayer, QNet
+from sastc.profile import MAX_WEIGHT_BITS, Numerics
 from sastc.sim.int_sim import max_inputs
 
 CLIP_RATIOS = np.linspace(0.3, 1.0, 71)
+CLIP_SEARCH = {"mse": CLIP_RATIOS, "max": np.array([1.0])}
 LOGIT_BITS = 32
+ZEROED_LIMIT = 0.5   # warn when more than this share of a channel's non-zero weights become 0
 
 
 def weight_levels(bits: int) -> int:
-    """Largest magnitude of a symmetric ``bits``-wide weight: 127 for 8, 7 for 4."""
-    return (1 << (bits - 1)) - 1
+    """Largest magnitude of a symmetric ``bits``-wide weight: 127 for 8, 7 for 4.
+
+    >>> weight_levels(16)
+    Traceback (most recent call last):
+    ...
+    sastc.errors.CompileError: weight_bits 16 is not supported: weights are 2 to 8 bits wide
+    """
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) \
+            or not 2 <= bits <= MAX_WEIGHT_BITS:
+        raise CompileError(f"weight_bits {bits} is not supported: weights are 2 to "
+                           f"{MAX_WEIGHT_BITS} bits wide")
+    return (1 << (int(bits) - 1)) - 1
 
 
 def _quantize_rows(rows: np.ndarray, scales: np.ndarray, levels: int) -> np.ndarray:
@@ -59,18 +78,19 @@ def mse_scales(rows: np.ndarray, levels: int, ratios: np.ndarray = CLIP_RATIOS) 
     return best_scale
 
 
-def quantize_weights(layer: FloatLayer, bits: int, per_channel: bool) -> tuple[np.ndarray,
-                                                                                 np.ndarray]:
-    """``(W_q as int8 in the layer's weight shape, scale per output channel)``."""
+def quantize_weights(layer: FloatLayer, bits: int, per_channel: bool,
+                     ratios: np.ndarray = CLIP_RATIOS) -> tuple[np.ndarray, np.ndarray]:
+    """``(W_q as int8 in the layer's weight shape, scale per output channel)``; ``bits`` is 2..8
+    (wider weights would not fit the int8 storage)."""
     rows = layer.weight_matrix.astype(np.float64)
     if not np.all(np.isfinite(rows)):
         raise CompileError(f"layer {layer.name!r}: weights contain NaN or infinity; "
                            "the checkpoint cannot be quantized")
     levels = weight_levels(bits)
     if per_channel:
-        scales = mse_scales(rows, levels)
+        scales = mse_scales(rows, levels, ratios)
     else:
-        scales = np.full(rows.shape[0], mse_scales(rows.reshape(1, -1), levels)[0])
+        scales = np.full(rows.shape[0], mse_scales(rows.reshape(1, -1), levels, ratios)[0])
     w_q = _quantize_rows(rows, scales, levels).astype(np.int8)
     return w_q.reshape(layer.weight.shape), scales
 
@@ -82,13 +102,13 @@ def membrane_bound(drive: float, beta: float, time_bins: int) -> float:
 
 
 def _fixed_point(layer: FloatLayer, w_q: np.ndarray, scales: np.ndarray, theta_scale: float,
-                 x_max: int, beta_q: int, num: dict, time_bins: int) -> dict:
+                 x_max: int, beta_q: int, num: Numerics, time_bins: int) -> dict:
     """Choose ``frac_bits`` and the integer bias and threshold for it."""
-    limit = (1 << (num["membrane_bits"] - 1)) - 1
-    beta = beta_q / (1 << num["leak_shift"])
+    limit = (1 << (num.membrane_bits - 1)) - 1
+    beta = beta_q / (1 << num.leak_shift)
     drive_per_unit = np.abs(w_q.reshape(w_q.shape[0], -1).astype(np.int64)).sum(axis=1) * x_max
     chosen = None
-    for m in range(int(num["max_frac_bits"]), -1, -1):
+    for m in range(num.max_frac_bits, -1, -1):
         unit = scales / float(1 << m)
         bias_q = numerics.round_half_away(layer.bias / unit)
         theta_q = numerics.round_half_away(layer.threshold * theta_scale / unit)
@@ -103,14 +123,21 @@ def _fixed_point(layer: FloatLayer, w_q: np.ndarray, scales: np.ndarray, theta_s
     if int(chosen["theta_q"].max()) > limit:
         raise CompileError(f"layer {layer.name!r}: threshold {float(layer.threshold.max()):.4g} is "
                            f"{int(chosen['theta_q'].max())} in integer units, beyond the "
-                           f"{num['membrane_bits']}-bit membrane; weights are too small for it")
+                           f"{num.membrane_bits}-bit membrane; weights are too small for it")
     return chosen | {"saturation_free": False}
 
 
-def quantize_net(net: FloatNet, num: dict, threshold_scales: Sequence[float] | None = None,
+def as_numerics(num: Numerics | Mapping[str, Any]) -> Numerics:
+    """Typed numerics (a plain mapping is checked like a profile's ``[numerics]`` table)."""
+    return num if isinstance(num, Numerics) else Numerics.from_dict(num, "given numerics")
+
+
+def quantize_net(net: FloatNet, num: Numerics | Mapping[str, Any],
+                 threshold_scales: Sequence[float] | None = None,
                  weight_bits: int | None = None) -> QNet:
     """Quantize every layer of ``net`` with the profile numerics ``num``."""
-    bits = int(weight_bits or num["weight_bits"])
+    num = as_numerics(num)
+    bits = int(weight_bits or num.weight_bits)
     scales_per_layer = list(threshold_scales or [1.0] * len(net.layers))
     clip = int(net.metadata.get("input_clip", 1))
     bounds = max_inputs(clip, [layer.geometry.pool for layer in net.layers])
@@ -121,18 +148,17 @@ def quantize_net(net: FloatNet, num: dict, threshold_scales: Sequence[float] | N
                 metadata={"steepness": net.steepness, **_plain(net.metadata)})
 
 
-def _quantize_layer(layer: FloatLayer, bits: int, num: dict, theta_scale: float, x_max: int,
+def _quantize_layer(layer: FloatLayer, bits: int, num: Numerics, theta_scale: float, x_max: int,
                     time_bins: int, is_readout: bool) -> QLayer:
-    per_channel = num.get("weight_granularity", "per-channel") == "per-channel"
-    if is_readout:
-        per_channel = num.get("readout_granularity", "per-tensor") == "per-channel"
-    w_q, scales = quantize_weights(layer, bits, per_channel)
-    beta_q = numerics.quantize_beta(layer.beta, int(num["leak_shift"]))
+    granularity = num.readout_granularity if is_readout else num.weight_granularity
+    w_q, scales = quantize_weights(layer, bits, granularity == "per-channel",
+                                   CLIP_SEARCH[num.clip_search])
+    beta_q = numerics.quantize_beta(layer.beta, num.leak_shift)
     fixed = _fixed_point(layer, w_q, scales, theta_scale, x_max, beta_q, num, time_bins)
     theta_q = fixed["theta_q"] if layer.neuron == "lif" else np.zeros_like(fixed["theta_q"])
     return QLayer(layer.name, layer.geometry, layer.neuron, w_q, scales,
                   fixed["bias_q"].astype(np.int64), theta_q.astype(np.int64), beta_q,
-                  int(num["leak_shift"]), fixed["frac_bits"], int(num["membrane_bits"]), bits)
+                  num.leak_shift, fixed["frac_bits"], num.membrane_bits, bits)
 
 
 def _plain(metadata: dict) -> dict:
@@ -160,10 +186,41 @@ def layer_summary(float_layer: FloatLayer, layer: QLayer) -> dict:
             "theta_q_min": int(layer.theta_q.min()), "theta_q_max": int(layer.theta_q.max())}
 
 
+def range_warnings(float_layer: FloatLayer, layer: QLayer) -> list[str]:
+    """What quantization could not represent in one layer, with the numbers: channels where
+    more than half of the non-zero float weights became 0, LIF thresholds rounded to 0."""
+    rows = float_layer.weight_matrix.astype(np.float64)
+    nonzero = rows != 0
+    zeroed = (nonzero & (layer.weight_matrix == 0)).sum(axis=1)
+    share = np.divide(zeroed, nonzero.sum(axis=1), out=np.zeros(len(rows)),
+                      where=nonzero.any(axis=1))
+    warnings = []
+    for c in np.flatnonzero(share > ZEROED_LIMIT):
+        kept = np.abs(rows[c][nonzero[c]])
+        warnings.append(f"layer {layer.name!r} channel {c}: {zeroed[c]} of {nonzero[c].sum()} "
+                        f"non-zero weights quantize to 0 at {layer.weight_bits} bits (max |w| "
+                        f"{kept.max():.3g}, median |w| {np.median(kept):.3g}, scale "
+                        f"{layer.weight_scale[c]:.3g}); the channel's range does not fit")
+    if layer.neuron == "lif":
+        for c in np.flatnonzero((layer.theta_q <= 0) & (float_layer.threshold > 0)):
+            warnings.append(f"layer {layer.name!r} channel {c}: threshold "
+                            f"{float(float_layer.threshold[c]):.3g} rounds to {layer.theta_q[c]} "
+                            f"in units of {layer.weight_scale[c] / 2 ** layer.frac_bits:.3g}; "
+                            "the neuron fires on any positive membrane")
+    return warnings
+
+
 def quantize_pass(ctx) -> None:
-    """Contract: ``ctx.qnet`` holds the integer network of ``ctx.float_net`` for the profile."""
+    """Contract: ``ctx.qnet`` holds the integer network of ``ctx.float_net`` for the profile;
+    ``report["quantize"]["warnings"]`` lists what the integers cannot represent."""
     net = ctx.require_float_net("quantize")
     ctx.qnet = quantize_net(net, ctx.profile.numerics, ctx.threshold_scales)
     ctx.qnet.profile = {"name": ctx.profile.name, **ctx.profile.numerics}
-    ctx.report["quantize"] = {"layers": [layer_summary(f, q) for f, q in
-                                         zip(net.layers, ctx.qnet.layers, strict=True)]}
+    pairs = list(zip(net.layers, ctx.qnet.layers, strict=True))
+    warnings = [text for f, q in pairs for text in range_warnings(f, q)]
+    ctx.report["quantize"] = {"layers": [layer_summary(f, q) for f, q in pairs],
+                              "warnings": warnings}
+    for text in warnings[:10]:
+        ctx.log(f"warning: {text}")
+    if len(warnings) > 10:
+        ctx.log(f"warning: {len(warnings) - 10} more range warnings in the report")

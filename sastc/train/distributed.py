@@ -49,17 +49,39 @@ class Dist:
             dist.barrier()
 
 
+def _env_int(name: str, default: int | None = None) -> int:
+    value = os.environ.get(name)
+    if value is None and default is not None:
+        return default
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"${name} must be an integer set by torchrun; got {value!r} "
+                          "(launch with torchrun, or unset WORLD_SIZE)") from exc
+
+
+def check_gpus(local_rank: int, local_world: int) -> None:
+    """Every process of this machine needs its own GPU (process ``i`` uses GPU ``i``)."""
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise ConfigError(f"torchrun started {local_world} processes on this machine with "
+                          f"--device cuda, but it has {count} GPU(s), so process {local_rank} "
+                          f"has none; launch with --nproc_per_node {count}, or train with "
+                          "--device cpu")
+
+
 def setup(device: str) -> Dist:
     """Join the process group when launched by torchrun (``WORLD_SIZE > 1``)."""
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda was requested but torch.cuda.is_available() is False "
                           "(this torch build or machine has no usable GPU); use --device cpu")
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = _env_int("WORLD_SIZE", 1)
     if world <= 1:
         return Dist(0, 1, device)
-    rank = int(os.environ["RANK"])
-    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    rank = _env_int("RANK")
+    local_rank = _env_int("LOCAL_RANK", rank)
     if device == "cuda":
+        check_gpus(local_rank, _env_int("LOCAL_WORLD_SIZE", world))
         torch.cuda.set_device(local_rank)
         device = f"cuda:{local_rank}"
     if not dist.is_initialized():

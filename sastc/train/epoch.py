@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,11 +12,37 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from sastc.data.base import FrameSet
+from sastc.errors import TrainingDiverged
 from sastc.progress import bar_disabled
 from sastc.train.config import TrainConfig
 from sastc.train.distributed import Dist
 from sastc.train.evaluate import to_time_major
 from sastc.train.sam import SAM, plain_step, sam_step
+
+DIVERGENCE_FACTOR = 1e6
+LOSS_LIMIT = 1e12   # no cross-entropy this large means anything
+
+
+def divergence_bound(reference: float) -> float:
+    """The loss above which a run has diverged: ``1e6 x`` the reference loss (the first
+    epoch's mean, or the first step's before there is one), at least ``1e6 x ln 2`` and at
+    most ``1e12``.
+
+    >>> divergence_bound(2.0), divergence_bound(0.0) > 6e5, divergence_bound(1e34)
+    (2000000.0, True, 1000000000000.0)
+    """
+    return min(DIVERGENCE_FACTOR * max(reference, math.log(2)), LOSS_LIMIT)
+
+
+def check_loss(loss: float, reference: float) -> None:
+    """Raise :class:`TrainingDiverged` for a non-finite loss or one above the bound."""
+    if not math.isfinite(loss):
+        raise TrainingDiverged(f"the loss became {loss}")
+    bound = divergence_bound(reference)
+    if loss > bound:
+        raise TrainingDiverged(f"the loss reached {loss:.3g}, above the divergence bound "
+                               f"{bound:.3g} ({DIVERGENCE_FACTOR:.0e} x the first epoch's "
+                               f"{reference:.3g}, at most {LOSS_LIMIT:.0e})")
 
 
 @dataclass
@@ -106,8 +133,10 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sam: SA
 def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
               scheduler: torch.optim.lr_scheduler.LRScheduler, sam: SAM | None, data: FrameSet,
               config: TrainConfig, dist: Dist, generator: torch.Generator,
-              description: str) -> EpochResult:
-    """Train one epoch; raises :class:`TrainingDiverged` on a non-finite loss."""
+              description: str, reference_loss: float | None = None) -> EpochResult:
+    """Train one epoch; raises :class:`TrainingDiverged` on a non-finite loss or one above
+    :func:`divergence_bound` of ``reference_loss`` (the first epoch's mean loss; this
+    epoch's first step when None)."""
     model.train()
     start = time.perf_counter()
     source = Batches(data, config, dist, generator)
@@ -118,6 +147,8 @@ def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                disable=bar_disabled(config.progress and dist.is_main))
     for first_idx, second_idx in bar:
         loss, hits, count = train_step(model, optimizer, sam, source, first_idx, second_idx)
+        reference_loss = loss if reference_loss is None else reference_loss
+        check_loss(loss, reference_loss)
         scheduler.step()
         losses.append(loss)
         correct, seen = correct + hits, seen + count

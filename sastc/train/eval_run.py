@@ -6,9 +6,11 @@ from typing import Any
 
 import torch
 
+from sastc.atomic import ensure_writable_file
 from sastc.data.base import FrameSet
 from sastc.data.recorded import load_recorded_frames, merge_data_options
-from sastc.train.checkpoint import checkpoint_spec, load_checkpoint
+from sastc.resources import check_evaluation
+from sastc.train.checkpoint import checkpoint_spec, load_checkpoint, require_finite
 from sastc.train.evaluate import evaluate
 from sastc.train.model import SpikingNet
 
@@ -16,6 +18,7 @@ from sastc.train.model import SpikingNet
 def load_model(path: str) -> tuple[SpikingNet, dict[str, Any]]:
     """The trained model of a checkpoint and the checkpoint itself."""
     saved = load_checkpoint(path)
+    require_finite(saved, path)
     model = SpikingNet(checkpoint_spec(saved), "hard")
     model.load_state_dict(saved["state_dict"])
     model.eval()
@@ -34,7 +37,11 @@ def evaluate_checkpoint(path: str, overrides: dict[str, Any], split: str = "test
                         confusion_plot: str | None = None) -> dict[str, Any]:
     """The report of :func:`evaluate` with per-class results; ``confusion_plot``: also draw
     the hard-spike confusion matrix to this PNG."""
+    if confusion_plot:
+        ensure_writable_file(confusion_plot, "--confusion")
     model, saved = load_model(path)
+    check_evaluation(checkpoint_spec(saved), merge_data_options(saved["dataset"], overrides),
+                     split, batch_size, f"checkpoint {path}")  # shapes and memory, up front
     frames = checkpoint_frames(saved, overrides, split, corrupt)
     with torch.no_grad():
         report = evaluate(model, frames, batch_size=batch_size, per_class=True)
