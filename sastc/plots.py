@@ -80,6 +80,28 @@ def plot_rho_sweep(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     return _save(fig, path)
 
 
+def plot_k_sweep(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Hard (solid) and surrogate (dashed) accuracy against the steepness k, one line per
+    (mode, rho); ``auto`` is the rightmost point. Mean and spread over seeds."""
+    swept = [r for r in rows if r.get("steepness") is not None]
+    ks = list(dict.fromkeys(r["steepness"] for r in swept))
+    ks.sort(key=lambda k: (isinstance(k, str), k if not isinstance(k, str) else 0))
+    fig, axes = _figure(1, 6.5, 4.0)
+    ax = axes[0, 0]
+    for mode, rho in dict.fromkeys((r["mode"], r["rho"]) for r in swept):
+        group = [r for r in swept if r["mode"] == mode and r["rho"] == rho]
+        for key, style in (("hard_accuracy", "-"), ("surrogate_accuracy", "--")):
+            values = [[r[key] for r in group if r["steepness"] == k] for k in ks]
+            ax.errorbar(range(len(ks)), [np.mean(v) if v else np.nan for v in values],
+                        yerr=[np.std(v) if v else 0 for v in values], ls=style, marker="o",
+                        capsize=3, label=f"{mode} rho {rho:g}, {key.split('_')[0]}")
+    ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+    ax.set(xlabel="surrogate steepness k", ylabel="test accuracy (%)",
+           title="Surrogate (dashed) and hard (solid) accuracy vs k")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def plot_synops(per_layer: dict[str, dict[str, dict[str, float]]], path: str | Path) -> Path:
     """Grouped bars of Effective_ACs per layer, one group per model (e.g. float-hard, int)."""
     fig, axes = _figure(1, 6.5, 4.0)

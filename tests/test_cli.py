@@ -26,7 +26,8 @@ def test_train_eval_compile_simulate(tmp_path: Path) -> None:
                             "--epochs", "2", "--batch-size", "16", "--lr", "5e-3", "--rho", "0.1",
                             "--out", str(run), "--no-progress", "--json")
     assert code == 0, err
-    assert "epoch 2/2" in err and json.loads(out)["epoch"] == 2
+    assert "epoch 2/2" in err and json.loads(out)["epochs"] == 2
+    assert "kept epoch" in err and json.loads(out)["selected_epoch"] in (1, 2)
     code, out, err = invoke("eval", str(run / "checkpoint.pt"), "--json")
     report = json.loads(out)
     assert code == 0 and report["samples"] == 48
@@ -111,6 +112,18 @@ def test_unwritable_output_directory_is_named(tmp_path: Path, trained_checkpoint
                  "--no-progress", "--no-verify")
     assert f"cannot create output directory {blocker}" in err
     assert blocker.read_text().startswith("a file")
+
+
+def test_sweep_over_k_plots_accuracy_against_k(tmp_path: Path) -> None:
+    out = tmp_path / "ksweep"
+    code, _, err = invoke("sweep", *TINY, "--arch", "conv(4, 3, stride=2) readout", "--epochs",
+                          "2", "--batch-size", "16", "--rho", "0.2", "-k", "3,auto", "--seeds",
+                          "0", "--no-conventional", "--out", str(out), "--no-progress")
+    assert code == 0, err
+    runs = json.loads((out / "sweep.json").read_text())["runs"]
+    assert [(r["steepness"], r["grad_evals"] > 0) for r in runs] == [(3.0, True), ("auto", True)]
+    assert (out / "k_sweep.png").stat().st_size > 1000
+    assert (out / "sast-rho0.2-kauto-seed0" / "checkpoint.pt").is_file()
 
 
 def test_sweep_trains_every_rho_and_seed_and_plots(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import click
 
 from sastc.cli.options import collect_data_options, data_options
 from sastc.train.config import MODES, OPTIMIZERS, SAM_BATCHES, SCHEDULES, TrainConfig
+from sastc.train.steepness import parse_steepness
 
 
 def training_options(function):
@@ -104,11 +105,15 @@ def train_command(resume: bool, as_json: bool, **kwargs: Any) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/sweep",
               show_default=True)
 def sweep_command(rhos: str, seeds: str, conventional: bool, out_dir: str, **kwargs: Any) -> None:
-    """Train several rho values x seeds and plot surrogate and hard accuracy against rho."""
+    """Train rho values x seeds (x k values: -k 3,10,auto) and plot surrogate and hard
+    accuracy against rho (and against k)."""
     from sastc.train.sweep import run_sweep
 
     data = collect_data_options(kwargs)
     rho_values = [float(r) for r in rhos.split(",") if r.strip()]
     seed_values = [int(s) for s in seeds.split(",") if s.strip()]
+    k_text = kwargs.pop("steepness")
+    k_values = None if k_text is None else [parse_steepness(k.strip())
+                                            for k in k_text.split(",") if k.strip()]
     run_sweep(kwargs, data, rho_values, seed_values, conventional, out_dir,
-              log=lambda line: click.echo(line, err=True))
+              log=lambda line: click.echo(line, err=True), steepness=k_values)

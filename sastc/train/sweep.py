@@ -1,4 +1,8 @@
-"""``sastc sweep``: rho x seeds (and conventional baselines), summary table and plot."""
+"""``sastc sweep``: rho x steepness k x seeds (and conventional baselines), table and plots.
+
+``k`` values are numbers or ``auto`` (``sastc.train.steepness``); ``None`` means the
+dataset preset's. With more than one ``k`` the sweep also plots accuracy against k.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +14,42 @@ from typing import Any
 import numpy as np
 
 from sastc.atomic import write_text_atomic
-from sastc.plots import plot_rho_sweep
+from sastc.plots import plot_k_sweep, plot_rho_sweep
 from sastc.train.run import train
 
 Log = Callable[[str], None]
 SUMMARY_KEYS = ("surrogate_accuracy", "hard_accuracy", "transfer_gap")
 
 
-def sweep_configs(rhos: list[float], seeds: list[int], conventional: bool
-                  ) -> list[dict[str, Any]]:
-    """One entry per run: rho 0 is the surrogate baseline, rho > 0 is SAST."""
-    runs = [{"mode": "sast" if rho > 0 else "surrogate", "rho": rho, "seed": seed}
-            for rho in rhos for seed in seeds]
+def sweep_configs(rhos: list[float], seeds: list[int], conventional: bool,
+                  steepness: list[float | str | None] | None = None) -> list[dict[str, Any]]:
+    """One entry per run: rho 0 is the surrogate baseline, rho > 0 is SAST; every
+    (rho, k) pair per seed. Conventional baselines run once per seed (preset k)."""
+    ks = steepness or [None]
+    runs = [{"mode": "sast" if rho > 0 else "surrogate", "rho": rho, "steepness": k,
+             "seed": seed} for rho in rhos for k in ks for seed in seeds]
     if conventional:
-        runs += [{"mode": "conventional", "rho": 0.0, "seed": seed} for seed in seeds]
+        runs += [{"mode": "conventional", "rho": 0.0, "steepness": None, "seed": seed}
+                 for seed in seeds]
     return runs
+
+
+def run_name(run: dict[str, Any]) -> str:
+    """The run's folder name, e.g. ``sast-rho0.2-kauto-seed1``."""
+    k = run.get("steepness")
+    k = "" if k is None else f"-k{k}" if isinstance(k, str) else f"-k{k:g}"
+    return f"{run['mode']}-rho{run['rho']:g}{k}-seed{run['seed']}"
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and standard deviation over seeds per (mode, rho)."""
-    groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, float, Any], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((row["mode"], row["rho"]), []).append(row)
+        groups.setdefault((row["mode"], row["rho"], row.get("steepness")), []).append(row)
     table = []
-    for (mode, rho), members in groups.items():
-        entry: dict[str, Any] = {"mode": mode, "rho": rho, "seeds": len(members)}
+    for (mode, rho, k), members in groups.items():
+        entry: dict[str, Any] = {"mode": mode, "rho": rho, "steepness": k,
+                                 "seeds": len(members)}
         for key in SUMMARY_KEYS:
             values = [m[key] for m in members]
             entry[key] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
@@ -43,24 +58,40 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run_sweep(train_options: dict[str, Any], data: dict[str, Any], rhos: list[float],
-              seeds: list[int], conventional: bool, out_dir: str, log: Log = print) -> Path:
+              seeds: list[int], conventional: bool, out_dir: str, log: Log = print,
+              steepness: list[float | str | None] | None = None) -> Path:
     from sastc.cli.train_cmd import make_config
 
     root = Path(out_dir)
     rows = []
-    for run in sweep_configs(rhos, seeds, conventional):
-        name = f"{run['mode']}-rho{run['rho']:g}-seed{run['seed']}"
-        config = make_config({**train_options, **run, "out_dir": str(root / name)}, data)
+    for run in sweep_configs(rhos, seeds, conventional, steepness):
+        name = run_name(run)
+        options = {**train_options, **run, "out_dir": str(root / name)}
+        if run["steepness"] is None:
+            options["steepness"] = train_options.get("steepness")
+        config = make_config(options, data)
         resume = (root / name / "checkpoint.pt").exists()
         log(f"== {name}{' (resuming)' if resume else ''}")
         metrics = train(config, resume=resume, log=log)
-        rows.append({**run, **{k: metrics[k] for k in SUMMARY_KEYS}, "samples": metrics["samples"]})
+        rows.append({**run, **{k: metrics[k] for k in SUMMARY_KEYS}, "samples": metrics["samples"],
+                     "selected_epoch": metrics.get("selected_epoch"),
+                     "grad_evals": _grad_evals(root / name)})
     result = {"runs": rows, "summary": summarise(rows)}
     write_text_atomic(root / "sweep.json", json.dumps(result, indent=2))
     plot_rho_sweep(rows, root / "rho_sweep.png")
+    if len(steepness or []) > 1:
+        plot_k_sweep(rows, root / "k_sweep.png")
     for entry in result["summary"]:
-        log(f"{entry['mode']:>12} rho {entry['rho']:<5g} surrogate "
+        k = "" if entry["steepness"] is None else f" k {entry['steepness']}"
+        log(f"{entry['mode']:>12} rho {entry['rho']:<5g}{k} surrogate "
             f"{entry['surrogate_accuracy']['mean']:.1f}±{entry['surrogate_accuracy']['std']:.1f}  "
             f"hard {entry['hard_accuracy']['mean']:.1f}±{entry['hard_accuracy']['std']:.1f}  "
             f"gap {entry['transfer_gap']['mean']:+.1f}")
     return root / "sweep.json"
+
+
+def _grad_evals(run_dir: Path) -> int:
+    """Gradient evaluations the run spent (every epoch's, from its metrics file)."""
+    path = run_dir / "metrics.jsonl"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return sum(int(json.loads(line).get("grad_evals", 0)) for line in lines if line.strip())
