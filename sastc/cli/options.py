@@ -24,6 +24,22 @@ def _synthetic_pairs(values: tuple[str, ...]) -> dict[str, Any]:
     return options
 
 
+def number_list(text: str, option: str, kind: type = float) -> list:
+    """``"0,0.1"`` as numbers of ``kind``; ``ConfigError`` naming ``option`` otherwise.
+
+    >>> number_list("0, 0.1", "--rho"), number_list("1,2", "--seeds", int)
+    ([0.0, 0.1], [1, 2])
+    """
+    try:
+        values = [kind(item) for item in text.split(",") if item.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"{option} expects comma-separated {kind.__name__} values; got "
+                          f"{text!r}") from exc
+    if not values:
+        raise ConfigError(f"{option} needs at least one value")
+    return values
+
+
 def data_options(function: Callable) -> Callable:
     """``--dataset --data-dir --download --time-bins --downsample --cache-dir --synthetic``."""
     decorators = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sastc.cli.options import collect_data_options, data_options
+from sastc.cli.options import collect_data_options, data_options, number_list
 from sastc.train.config import MODES, OPTIMIZERS, SAM_BATCHES, SCHEDULES, TrainConfig
 from sastc.train.steepness import parse_steepness
 
@@ -110,8 +110,8 @@ def sweep_command(rhos: str, seeds: str, conventional: bool, out_dir: str, **kwa
     from sastc.train.sweep import run_sweep
 
     data = collect_data_options(kwargs)
-    rho_values = [float(r) for r in rhos.split(",") if r.strip()]
-    seed_values = [int(s) for s in seeds.split(",") if s.strip()]
+    rho_values = number_list(rhos, "--rho", float)
+    seed_values = number_list(seeds, "--seeds", int)
     k_text = kwargs.pop("steepness")
     k_values = None if k_text is None else [parse_steepness(k.strip())
                                             for k in k_text.split(",") if k.strip()]

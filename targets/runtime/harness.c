@@ -14,6 +14,11 @@
  *         either ceil(n / 32) spike words (LIF) or n membranes u_pre (LI),
  *         HWC order; then the logits (classes int32), the predicted class
  *         and the status of the sample. The harness stops at the first error.
+ *
+ * A header the harness cannot honour (unknown flag bits, 0 or too many steps or
+ * samples, classify with steps != SASTC_MODEL_TIME_BINS, a sample larger than
+ * HARNESS_MAX_SAMPLE_BYTES) is refused before anything is allocated: one line
+ * "harness: ..." on stderr, exit status 2, nothing on stdout.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +28,10 @@
 
 #define FLAG_RECORD 1u
 #define FLAG_CLASSIFY 2u
+#define FLAGS_KNOWN (FLAG_RECORD | FLAG_CLASSIFY)
+#define HARNESS_MAX_SAMPLES 16777216u        /* 2^24 samples per stream */
+#define HARNESS_MAX_STEPS 1048576u           /* 2^20 steps per sample */
+#define HARNESS_MAX_SAMPLE_BYTES 1073741824u /* 1 GiB of frames per sample */
 
 static uint32_t state[SASTC_MODEL_STATE_WORDS];
 
@@ -137,16 +146,40 @@ static int run_samples(sastc_ctx *ctx, uint32_t samples, uint32_t steps, uint32_
     return s == samples && status == SASTC_OK ? 0 : 1;
 }
 
+/* Why the header cannot be honoured, or NULL when it can. sample_bytes = steps *
+ * SASTC_MODEL_INPUT_BYTES is bounded by division first, so it cannot overflow. */
+static const char *header_error(uint32_t samples, uint32_t steps, uint32_t flags)
+{
+    if ((flags & ~FLAGS_KNOWN) != 0u)
+        return "unknown flag bits (known: 1 record, 2 classify)";
+    if (samples == 0u || samples > HARNESS_MAX_SAMPLES)
+        return "samples must be in 1..2^24";
+    if (steps == 0u || steps > HARNESS_MAX_STEPS)
+        return "steps must be in 1..2^20";
+    if ((flags & FLAG_CLASSIFY) != 0u && steps != SASTC_MODEL_TIME_BINS)
+        return "classify needs steps == SASTC_MODEL_TIME_BINS";
+    if (steps > HARNESS_MAX_SAMPLE_BYTES / SASTC_MODEL_INPUT_BYTES)
+        return "steps * SASTC_MODEL_INPUT_BYTES exceeds 1 GiB per sample";
+    return NULL;
+}
+
 int main(void)
 {
     char magic[4];
     uint32_t samples, steps, flags;
     sastc_ctx ctx;
     sastc_status status;
+    const char *problem;
     int exit_code;
     if (fread(magic, 1, 4, stdin) != 4 || memcmp(magic, "SAI1", 4) != 0 || !get_u32(&samples) ||
         !get_u32(&steps) || !get_u32(&flags)) {
         fputs("harness: expected the SAI1 header on stdin\n", stderr);
+        return 2;
+    }
+    problem = header_error(samples, steps, flags);
+    if (problem != NULL) {
+        fprintf(stderr, "harness: bad header (samples %lu, steps %lu, flags %lu): %s\n",
+                (unsigned long)samples, (unsigned long)steps, (unsigned long)flags, problem);
         return 2;
     }
     status = sastc_init(&ctx, SASTC_MODEL, state, sizeof state);
