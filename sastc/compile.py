@@ -21,11 +21,9 @@ from sastc.data.recorded import load_recorded_frames, merge_data_options
 from sastc.errors import CompileError, ConfigError
 from sastc.ir.graph import Graph
 from sastc.lock import claim_build
-from sastc.lock import claim_build
 from sastc.passes import run_passes
 from sastc.passes.context import CompileContext, Log
 from sastc.report import summary_text
-from sastc.resources import check_compile
 from sastc.resources import check_compile
 from sastc.sim.compare import compare
 from sastc.targets import load_board, load_target

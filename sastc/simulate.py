@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from sastc.atomic import ensure_writable_file
-from sastc.atomic import ensure_writable_file
 from sastc.backends.npz import GRAPH_FILE, QNET_FILE
 from sastc.data.recorded import load_recorded_frames, merge_data_options
 from sastc.errors import CheckpointError
@@ -15,7 +14,6 @@ from sastc.ir.graph import load_graph
 from sastc.ir.lower import fuse
 from sastc.ir.quantized import load_qnet
 from sastc.report import confusion_lines, decision_lines, per_class_lines, synops_lines
-from sastc.resources import check_simulate
 from sastc.resources import check_simulate
 from sastc.sim.compare import compare
 from sastc.sim.float_sim import FloatSimulator
@@ -72,7 +70,6 @@ def simulate_build(build: str, overrides: dict[str, Any], split: str = "test",
     net = fuse(load_graph(graph_path))
     qnet = load_qnet(qnet_path) if qnet_path else None
     data = _data(build_report.get("dataset") or {}, overrides)
-    check_simulate(net, data, split, limit, batch_size, build)  # shapes and memory, up front
     check_simulate(net, data, split, limit, batch_size, build)  # shapes and memory, up front
     frames = load_recorded_frames(data, split, limit=limit, time_bins=net.time_bins)
     report = compare(net, qnet, frames.frames, frames.labels, batch_size, frames.classes)

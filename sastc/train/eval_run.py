@@ -10,7 +10,6 @@ from sastc.atomic import ensure_writable_file
 from sastc.data.base import FrameSet
 from sastc.data.recorded import load_recorded_frames, merge_data_options
 from sastc.resources import check_evaluation
-from sastc.resources import check_evaluation
 from sastc.train.checkpoint import checkpoint_spec, load_checkpoint, require_finite
 from sastc.train.evaluate import evaluate
 from sastc.train.model import SpikingNet
