@@ -31,6 +31,25 @@ def nmnist_dir() -> Path:
     pytest.skip(f"N-MNIST not found: set {NMNIST_ENV} to a copy in tonic's layout")
 
 
+DVS128_OBJECTS_ENV = "SASTC_DVS128_OBJECTS_DIR"
+
+
+@pytest.fixture(scope="session")
+def dvs128_objects_dir() -> Path:
+    """The DVS128 object recordings (``<class>/<name>.aedat``, jAER AEDAT 2.0).
+
+    ``$SASTC_DVS128_OBJECTS_DIR`` if set, else the first ``<repo>/../*/data/DVS128_objects``
+    holding ``.aedat`` files; otherwise the test is skipped.
+    """
+    from_env = os.environ.get(DVS128_OBJECTS_ENV)
+    if from_env:
+        return Path(from_env)
+    for candidate in sorted(REPO_ROOT.parent.glob("*/data/DVS128_objects")):
+        if any(candidate.glob("*/*.aedat")):
+            return candidate
+    pytest.skip(f"DVS128 recordings not found: set {DVS128_OBJECTS_ENV} to their folder")
+
+
 @pytest.fixture(scope="session")
 def frame_cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One frame cache directory for the whole test session."""

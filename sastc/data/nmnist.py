@@ -38,16 +38,21 @@ RECORD_BYTES = 5
 def read_nmnist_bin(path: str | os.PathLike[str]) -> np.ndarray:
     """The events of one N-MNIST ``.bin`` file (sorted by ``t``, overflow markers removed)."""
     path = Path(path)
-    raw = _read_bytes(path)
+    events = decode_nmnist_bin(path)
+    check_in_sensor(events, NMNIST_SENSOR, f"N-MNIST file {path}")
+    return sort_by_time(events)
+
+
+def decode_nmnist_bin(path: str | os.PathLike[str]) -> np.ndarray:
+    """The events of a ``.bin`` file in file order, for any sensor size (no sensor check)."""
+    raw = _read_bytes(Path(path))
     records = raw.reshape(-1, RECORD_BYTES).astype(np.int64)
     x, y, b2 = records[:, 0], records[:, 1], records[:, 2]
     t = ((b2 & 0x7F) << 16) | (records[:, 3] << 8) | records[:, 4]
     overflow = y == OVERFLOW_Y
     t = t + np.cumsum(overflow) * OVERFLOW_STEP_US
     keep = ~overflow
-    events = make_events(x[keep], y[keep], t[keep], (b2[keep] >> 7).astype(bool))
-    check_in_sensor(events, NMNIST_SENSOR, f"N-MNIST file {path}")
-    return sort_by_time(events)
+    return make_events(x[keep], y[keep], t[keep], (b2[keep] >> 7).astype(bool))
 
 
 def _read_bytes(path: Path) -> np.ndarray:
@@ -58,8 +63,10 @@ def _read_bytes(path: Path) -> np.ndarray:
     if raw.size == 0:
         raise DataError(f"N-MNIST file {path} is empty; expected 5-byte event records")
     if raw.size % RECORD_BYTES:
+        last = raw.size - raw.size % RECORD_BYTES
         raise DataError(f"N-MNIST file {path} has {raw.size} bytes, not a multiple of 5: "
-                        f"truncated or not N-MNIST (expected 5-byte event records)")
+                        f"truncated or not N-MNIST (the record at byte {last} has only "
+                        f"{raw.size - last} bytes; expected 5-byte event records)")
     return raw
 
 
