@@ -50,6 +50,40 @@ def write_aedat2(path: Path, events: np.ndarray, chip: str = "DVS128",
     return Path(path)
 
 
+def write_aedat3(path: Path, events: np.ndarray, source: str = "DVS128", packet_events: int = 100,
+                 skipped: bool = False) -> Path:
+    """A cAER AEDAT 3.1 file: polarity packets (one per ``packet_events`` and 2**31 us epoch).
+
+    ``skipped`` adds what a reader must ignore: a special-event packet (type 0) first
+    and one invalidated polarity event (valid bit 0) at the end of each packet.
+    """
+    header = ["#!AER-DAT3.1", "#Format: RAW", f"#Source 1: {source}",
+              "#Start-Time: 2017-01-01 00:00:00 (TZ+0000)", "#!END-HEADER"]
+    out = "\r\n".join(header).encode() + b"\r\n"
+    if skipped:
+        out += _aedat3_packet(0, 0, np.array([[2, 0]], dtype="<u4"))
+    for start in range(0, len(events), packet_events):
+        chunk = events[start:start + packet_events]
+        epochs = chunk["t"].astype(np.int64) >> 31
+        for epoch in np.unique(epochs):
+            part = chunk[epochs == epoch]
+            words = (1 | part["p"].astype(np.int64) << 1 | part["y"].astype(np.int64) << 2
+                     | part["x"].astype(np.int64) << 17)
+            pairs = np.stack([words, part["t"].astype(np.int64) & 0x7FFFFFFF], axis=1)
+            if skipped:
+                pairs = np.concatenate([pairs, [[0xFFFFFFFE, 0]]])
+            out += _aedat3_packet(1, int(epoch), pairs.astype("<u4"))
+    Path(path).write_bytes(out)
+    return Path(path)
+
+
+def _aedat3_packet(kind: int, overflow: int, pairs: np.ndarray) -> bytes:
+    """A 28-byte packet header and ``len(pairs)`` 8-byte events."""
+    valid = int((pairs[:, 0] & 1).sum())
+    return struct.pack("<hhiiiiii", kind, 1, 8, 4, overflow, len(pairs), len(pairs), valid) + \
+        pairs.tobytes()
+
+
 def write_aedat4(path: Path, events: np.ndarray, width: int, height: int,
                  compression: str = "none", packet_events: int = 1000,
                  extra_stream: bool = False, data_table: bool = False) -> Path:

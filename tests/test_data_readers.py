@@ -11,6 +11,7 @@ Independent checks:
   compression.
 - AEDAT 2.0: the real DVS128 recordings are decoded a second way here, from tonic's
   raw (address, timestamp) reader and ``struct``, with jAER's DVS128 bit layout.
+- AEDAT 3.1: hand-made files are also read by tonic's raw AEDAT 3 packet reader.
 - N-MNIST ``.bin``: compared with ``tonic.io.read_mnist_file`` on real files.
 """
 
@@ -29,6 +30,7 @@ from tests.data.make_dv_fixtures import HEIGHT, WIDTH, fixture_columns
 from tests.event_files import (
     aedat2_records,
     write_aedat2,
+    write_aedat3,
     write_aedat4,
     write_csv,
     write_nmnist_bin,
@@ -136,8 +138,9 @@ def test_aedat2_x_y_polarity_follow_jaer_layout(tmp_path):
 
 @pytest.mark.parametrize(("mutate", "pattern"), [
     (lambda data: data[:-3], r"t\.aedat is truncated: the record at byte \d+ has only 5 of 8"),
-    (lambda data: data.replace(b"AER-DAT2.0", b"AER-DAT3.1"),
-     r"t\.aedat is AEDAT 3\.1; supported: AEDAT 2\.0 .*AEDAT 4\.0"),
+    (lambda data: data.replace(b"AER-DAT2.0", b"AER-DAT3.0"),
+     r"t\.aedat is AEDAT 3\.0; supported: AEDAT 2\.0 and 3\.1 .*AEDAT 4\.0"),
+    (lambda data: data.replace(b"AER-DAT2.0", b"AER-DAT1.0"), r"t\.aedat is AEDAT 1\.0; supported"),
     (lambda data: b"hello" + data, r"t\.aedat is not an AEDAT file"),
     (lambda data: data.replace(b"retina.DVS128", b"retina.DVS320"),
      r"t\.aedat was recorded with the chip .*DVS320.*supported chips: DVS128, DAVIS240A"),
@@ -164,6 +167,50 @@ def test_aedat2_foreign_or_out_of_range_addresses(tmp_path):
     path = write_aedat2(tmp_path / "g.aedat", random_events(3), "DAVIS240C", records=records)
     start = len(path.read_bytes()) - 24
     with pytest.raises(DataError, match=f"byte {start + 16} has raw address.*expected x < 240, y < 180"):
+        read_event_file(path)
+
+
+# -- AEDAT 3.1 -------------------------------------------------------------------------
+
+def test_aedat31_round_trip_skips_special_and_invalid_events(tmp_path):
+    events = random_events(500)
+    decoded = read_event_file(write_aedat3(tmp_path / "c.aedat", events, skipped=True))
+    np.testing.assert_array_equal(decoded.events, sort_by_time(events))
+    assert decoded.sensor_size == (128, 128) and decoded.source == "AEDAT 3.1 (DVS128)"
+
+
+def test_aedat31_timestamp_overflow_and_sensor_from_source(tmp_path):
+    events = make_events([1, 2, 3], [4, 5, 6], [2**31 - 5, 2**31 + 10, 2**33 + 1], [1, 0, 1])
+    decoded = read_event_file(write_aedat3(tmp_path / "o.aedat", events, source="DAVIS346B"))
+    assert decoded.events["t"].tolist() == events["t"].tolist()
+    assert decoded.sensor_size == (346, 260)
+    unknown = read_event_file(write_aedat3(tmp_path / "u.aedat", events, source="Prophesee"))
+    assert unknown.sensor_size is None
+
+
+def test_aedat31_matches_tonic_raw_records(tmp_path):
+    from tonic.io import get_aer_events_from_file, read_aedat_header_from_file
+
+    path = write_aedat3(tmp_path / "t.aedat", random_events(300))
+    version, start, _ = read_aedat_header_from_file(str(path))
+    raw = get_aer_events_from_file(str(path), version, start)
+    word, t = raw["address"].astype(np.int64), raw["timeStamp"].astype(np.int64)
+    expected = make_events(word >> 17 & 0x7FFF, word >> 2 & 0x7FFF, t, word >> 1 & 1)
+    np.testing.assert_array_equal(read_event_file(path).events, sort_by_time(expected))
+
+
+def test_aedat31_corrupt_packets(tmp_path):
+    path = write_aedat3(tmp_path / "k.aedat", random_events(150), packet_events=100)
+    data = path.read_bytes()
+    second = data.index(b"#!END-HEADER\r\n") + 14 + 28 + 800
+    path.write_bytes(data[:-4])
+    with pytest.raises(DataError, match=f"k.aedat is truncated: the packet at byte {second} declares"):
+        read_event_file(path)
+    path.write_bytes(data[:second + 10])
+    with pytest.raises(DataError, match=f"10 bytes at byte {second}; expected a 28-byte packet"):
+        read_event_file(path)
+    path.write_bytes(data[:second + 4] + struct.pack("<i", 4) + data[second + 8:])
+    with pytest.raises(DataError, match=f"polarity packet at byte {second} has 4-byte events"):
         read_event_file(path)
 
 

@@ -1,4 +1,4 @@
-"""AEDAT 2.0 (``.aedat``), the format jAER records.
+"""AEDAT 2.0 (``.aedat``), the format jAER records (AEDAT 3.1 files go to ``aedat3``).
 
 A text header of lines starting with ``#`` (the first is ``#!AER-DAT2.0``), then
 big-endian 8-byte records: ``uint32`` address, ``uint32`` timestamp (us). The header
@@ -27,10 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+from sastc.data.formats.aedat3 import read_aedat31
 from sastc.data.formats.common import EventFile, build_events, read_bytes
 from sastc.errors import DataError
 
 MAGIC = "#!AER-DAT"
+HEADER_ENDS = ("end of ascii header", "!end-header")
 RECORD = np.dtype([("address", ">u4"), ("t", ">u4")])
 WRAP = 2**32
 
@@ -61,7 +63,8 @@ def read_aedat2(path: Path) -> EventFile:
     """The DVS events of a jAER AEDAT 2.0 file."""
     data = read_bytes(path, "AEDAT")
     lines, start = split_header(path, data)
-    check_version(path, lines)
+    if check_version(path, lines) == "3.1":
+        return read_aedat31(path, data, lines, start)
     chip = chip_of(path, lines)
     records = _records(path, data, start)
     t = unwrap(records["t"].astype(np.int64))
@@ -77,7 +80,12 @@ def read_aedat2(path: Path) -> EventFile:
 
 
 def split_header(path: Path, data: bytes) -> tuple[list[str], int]:
-    """The header lines (without ``#`` and line ends) and the byte where the records start."""
+    """The header lines (without ``#`` and line ends) and the byte where the records start.
+
+    The header is the run of lines starting with ``#``; it also ends after a line
+    ``#End Of ASCII Header`` (jAER) or ``#!END-HEADER`` (cAER), since the first record
+    may itself start with the byte ``#``.
+    """
     lines, position = [], 0
     while position < len(data) and data[position] == ord("#"):
         end = data.find(b"\n", position)
@@ -86,19 +94,22 @@ def split_header(path: Path, data: bytes) -> tuple[list[str], int]:
                             f"ends; expected '#' lines ending in a newline, then records")
         lines.append(data[position + 1:end].decode("latin-1").rstrip("\r"))
         position = end + 1
+        if lines[-1].strip().lower() in HEADER_ENDS:
+            break
     return lines, position
 
 
-def check_version(path: Path, lines: list[str]) -> None:
-    """``DataError`` unless the first header line is ``#!AER-DAT2.x``."""
+def check_version(path: Path, lines: list[str]) -> str:
+    """The version of the first header line ``#!AER-DAT<version>``: 2.x or 3.1."""
     first = "#" + lines[0] if lines else ""
     if not first.startswith(MAGIC):
         raise DataError(f"{path} is not an AEDAT file: it does not start with '{MAGIC}2.0'; "
                         f"expected a jAER AEDAT 2.0 recording")
     version = first[len(MAGIC):].strip()
-    if not version.startswith("2."):
-        raise DataError(f"{path} is AEDAT {version}; supported: AEDAT 2.0 (.aedat, jAER) and "
-                        f"AEDAT 4.0 (.aedat4, DV) - convert it with DV or jAER")
+    if not (version.startswith("2.") or version == "3.1"):
+        raise DataError(f"{path} is AEDAT {version}; supported: AEDAT 2.0 and 3.1 (.aedat, jAER "
+                        f"and cAER) and AEDAT 4.0 (.aedat4, DV) - convert it with DV or jAER")
+    return version
 
 
 def chip_of(path: Path, lines: list[str]) -> Chip:
