@@ -97,6 +97,12 @@ def test_empty_file_is_an_error(tmp_path, extension):
         read_event_file(path)
 
 
+@pytest.mark.parametrize("extension", sorted(WRITERS))
+def test_missing_file_is_a_data_error(tmp_path, extension):
+    with pytest.raises(DataError, match=f"cannot read .*gone{extension}: No such file"):
+        read_event_file(tmp_path / f"gone{extension}")
+
+
 # -- AEDAT 2.0 -------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("chip", "size"), [("DAVIS240C", (240, 180)), ("Davis346B", (346, 260))])

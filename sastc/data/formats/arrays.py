@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sastc.data.formats.common import EventFile, build_events, read_bytes
+from sastc.data.formats.common import EventFile, build_events, file_size
 from sastc.errors import DataError
 
 FIELDS = ("x", "y", "t", "p")
@@ -25,7 +25,7 @@ EXPECTED = "a structured array with fields x, y, t, p or an [N, 4] integer array
 
 def read_npy(path: Path) -> EventFile:
     """The events of an ``.npy`` file."""
-    read_bytes(path, "NumPy")
+    file_size(path, "NumPy")
     _check_npy_size(path)
     try:
         array = np.load(path, allow_pickle=False)
@@ -40,7 +40,7 @@ def read_npy(path: Path) -> EventFile:
 
 def read_npz(path: Path) -> EventFile:
     """The events (and optional sensor size) of an ``.npz`` file."""
-    size = len(read_bytes(path, "NumPy"))
+    size = file_size(path, "NumPy")
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):

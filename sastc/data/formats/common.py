@@ -60,6 +60,19 @@ def read_bytes(path: Path, what: str) -> bytes:
     return data
 
 
+def file_size(path: Path, what: str) -> int:
+    """The size of ``path`` in bytes; ``DataError`` if it is missing, unreadable or empty."""
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+    except OSError as exc:
+        raise DataError(f"cannot read {what} file {path}: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise DataError(f"{what} file {path} is empty; expected {what} event data")
+    return size
+
+
 def build_events(path: Path, x, y, t, p, locate: Locate,
                  sensor_size: tuple[int, int] | None = None) -> np.ndarray:
     """Checked, time-sorted ``EVENT_DTYPE`` events from four equally long columns."""
