@@ -61,7 +61,7 @@ def make_config(kwargs: dict[str, Any], data: dict[str, Any]) -> TrainConfig:
 
 def default_out(config: TrainConfig) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    tag = f"{config.mode}-rho{config.effective_rho:g}" if config.mode == "sast" else config.mode
+    tag = f"{config.mode}-rho{config.rho_label}" if config.mode == "sast" else config.mode
     return f"runs/{config.dataset}-{tag}-s{config.seed}-{stamp}"
 
 
@@ -71,7 +71,12 @@ def default_out(config: TrainConfig) -> str:
 @click.option("--mode", type=click.Choice(MODES), default="sast", show_default=True,
               help="sast: surrogate forward + SAM; surrogate: rho 0; conventional: hard forward, "
                    "surrogate backward.")
-@click.option("--rho", type=float, default=None, help="SAM radius (sast only; preset 0.2).")
+@click.option("--rho", default=None, metavar="RHO|auto",
+              help="SAM radius (sast only; preset 0.2), or auto: pilot runs choose it on the "
+                   "validation split.")
+@click.option("--search-budget", type=float, default=None,
+              help="--rho auto: the pilots' gradient evaluations as a fraction of the main "
+                   "run's (default 0.5).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Run directory (default runs/<dataset>-<mode>-<time>).")
@@ -87,7 +92,7 @@ def train_command(resume: bool, as_json: bool, **kwargs: Any) -> None:
         config.out_dir = default_out(config)
     if resume and kwargs.get("out_dir") is None:
         raise click.UsageError("--resume needs --out pointing at the run to continue")
-    click.echo(f"training {config.mode} (rho {config.effective_rho:g}) on {config.dataset} "
+    click.echo(f"training {config.mode} (rho {config.rho_label}) on {config.dataset} "
                f"-> {config.out_dir}", err=True)
     metrics = train(config, resume=resume, log=lambda line: click.echo(line, err=True))
     if as_json:

@@ -37,7 +37,8 @@ class TrainConfig:
     arch: str | None = None
     steepness: float | str = 5.0   # a number, or "auto" (sastc.train.steepness)
     mode: str = "sast"
-    rho: float | None = None
+    rho: float | str | None = None   # a number, or "auto" (sastc.train.search)
+    search_budget: float = 0.5       # --rho auto: pilots' share of the main run's evaluations
     sam_batch: str = "independent"
     compute_matched: bool = False
     epochs: int = 8
@@ -60,10 +61,18 @@ class TrainConfig:
 
     @property
     def effective_rho(self) -> float:
-        """SAM radius: ``rho`` for SAST (0.2 when not given), 0 otherwise."""
+        """SAM radius: ``rho`` for SAST (0.2 when not given), 0 otherwise; ``auto`` must have
+        been resolved by the search first."""
         if self.mode != "sast":
             return 0.0
+        if self.rho == "auto":
+            raise ConfigError("--rho auto has not been resolved yet (internal: run the search)")
         return 0.2 if self.rho is None else float(self.rho)
+
+    @property
+    def rho_label(self) -> str:
+        """``rho`` for messages and run names: a number or ``auto``."""
+        return "auto" if self.rho == "auto" else f"{self.effective_rho:g}"
 
     @property
     def spike_mode(self) -> str:
@@ -86,16 +95,19 @@ class TrainConfig:
         _choice("--schedule", self.schedule, SCHEDULES)
         _choice("--sam-batch", self.sam_batch, SAM_BATCHES)
         _choice("--device", self.device, DEVICES)
-        if self.rho is not None:
+        if self.rho is not None and self.rho != "auto":
+            self.rho = _number("--rho", self.rho, "a number >= 0 or 'auto'")
             _at_least("--rho", self.rho, 0.0)
             if self.rho > 0 and self.mode != "sast":
                 raise ConfigError(f"--rho {self.rho} applies only to --mode sast "
                                   f"(--mode {self.mode} trains without SAM)")
         check_val_fraction(self.val_fraction)
+        _positive("--search-budget", self.search_budget)
+        self.steepness = parse_steepness(self.steepness)
+        self._check_auto()
         _at_least("--epochs", self.epochs, 1)
         _at_least("--batch-size", self.batch_size, 1)
         _positive("--lr", self.lr)
-        self.steepness = parse_steepness(self.steepness)
         _positive("--init-gain", self.init_gain)
         _at_least("--weight-decay", self.weight_decay, 0.0)
         _at_least("--augment-shift", self.augment_shift, 0)
@@ -103,6 +115,17 @@ class TrainConfig:
                             ("--train-limit", self.train_limit), ("--threads", self.threads)):
             if value is not None:
                 _at_least(name, value, 1)
+
+    def _check_auto(self) -> None:
+        """``auto`` settings choose on the validation split; ``--rho auto`` needs SAM."""
+        autos = [name for name, on in (("--rho auto", self.rho == "auto"),
+                                       ("-k auto", self.steepness == "auto")) if on]
+        if autos and self.val_fraction == 0:
+            raise ConfigError(f"{autos[0]} chooses on the validation split, but --val-fraction "
+                              f"is 0; give a fraction (e.g. 0.1) or a fixed value")
+        if self.rho == "auto" and self.mode != "sast":
+            raise ConfigError(f"--rho auto applies to --mode sast (--mode {self.mode} trains "
+                              f"without SAM)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -114,6 +137,13 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown training options {unknown}; known: {sorted(known)}")
         return cls(**data)
+
+
+def _number(name: str, value: Any, expected: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be {expected}; got {value!r}") from exc
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -41,6 +41,7 @@ from sastc.train.epoch import run_epoch
 from sastc.train.evaluate import evaluate
 from sastc.train.model import SpikingNet, init_weights
 from sastc.train.sam import SAM
+from sastc.train.search import resolve_rho
 from sastc.train.selection import is_new_best, selection_line, snapshot, validation_metrics
 from sastc.train.steepness import AUTO, steepness_for_epoch
 
@@ -60,6 +61,7 @@ class Run:
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, Any] | None = None   # the kept epoch: weights and metrics (selection.py)
+    search: dict[str, Any] | None = None  # the --rho auto search that chose rho (search.py)
 
 
 def make_optimizer(model: SpikingNet, config: TrainConfig) -> torch.optim.Optimizer:
@@ -123,7 +125,8 @@ def checkpoint_content(run: Run, config: TrainConfig, data: TrainingData,
                "config": config.to_dict(), "state_dict": run.model.state_dict(),
                "epoch": run.epoch, "complete": complete,
                "metrics": run.history[-1] if run.history else {}, "history": run.history,
-               "best": run.best, "optimizer": run.optimizer.state_dict(),
+               "best": run.best, "rho_search": run.search,
+               "optimizer": run.optimizer.state_dict(),
                "scheduler": run.scheduler.state_dict(),
                "rng": {"generator": run.generator.get_state(), "torch": torch.get_rng_state()}}
     if complete and run.best is not None:
@@ -160,13 +163,24 @@ def epoch_line(entry: dict[str, Any], total: int) -> str:
 
 
 def train(config: TrainConfig, resume: bool = False, log: Log = print) -> dict[str, Any]:
-    """Train per ``config``; returns the final test metrics."""
+    """Train per ``config`` (``--rho auto``: after the radius search); returns the kept
+    epoch's test metrics, with the gradient evaluations spent (``total_grad_evals``
+    includes the search's)."""
     dist = distributed.setup(config.device)
     try:  # rank 0 owns the run folder (lock, writability, stale temporary files)
         with claim_folder(config.out_dir) if dist.is_main else contextlib.nullcontext():
-            return _train(config, resume, log, dist)
+            config, search = resolve_rho(config, _train_pilot, log)
+            metrics = _train(config, resume, log, dist, search)
     finally:
         distributed.teardown(dist)
+    searched = search["grad_evals"] if search else 0
+    return {**metrics, "total_grad_evals": metrics["run_grad_evals"] + searched}
+
+
+def _train_pilot(pilot: TrainConfig) -> dict[str, Any]:
+    """One pilot of the radius search, resumed if it was interrupted."""
+    return train(pilot, resume=(Path(pilot.out_dir) / CHECKPOINT_NAME).exists(),
+                 log=lambda _: None)
 
 
 def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist,
@@ -200,8 +214,10 @@ def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist,
     return out_dir, data, run
 
 
-def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist) -> dict[str, Any]:
+def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist,
+           search: dict[str, Any] | None = None) -> dict[str, Any]:
     out_dir, data, run = _prepare(config, resume, dist, log)
+    run.search = search
     if run.epoch and dist.is_main:
         log(f"resuming {out_dir} after epoch {run.epoch}/{config.total_epochs}")
     trained = (DistributedDataParallel(run.model) if dist.enabled else run.model)
@@ -245,7 +261,9 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist) 
     if dist.is_main:
         _finish(out_dir, run, config, data, log)
     kept = run.best["metrics"] if run.best is not None else run.history[-1]
-    return {**kept, "selected_epoch": kept["epoch"], "epochs": config.total_epochs}
+    return {**kept, "selected_epoch": kept["epoch"], "epochs": config.total_epochs,
+            "rho": config.effective_rho, "rho_search": search,
+            "run_grad_evals": sum(int(entry["grad_evals"]) for entry in run.history)}
 
 
 def _finish(out_dir: Path, run: Run, config: TrainConfig, data: TrainingData, log: Log) -> None:
