@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import click
 
-from sastc import __version__
+from sastc import __version__, threads
 from sastc.allocator import tune_allocator
 from sastc.errors import SastcError
+
+# before any command imports torch: its OpenMP runtime reads the wait policy when it loads
+threads.quiet_wait_environment()
 
 
 class SastcGroup(click.Group):
@@ -38,6 +41,7 @@ def main() -> None:
     sastc simulate BUILD              float vs integer accuracy and SynOps
     """
     tune_allocator()  # every stage allocates the same large arrays many times
+    threads.start_probe()  # the load is sampled while the command imports torch and reads data
 
 
 def _register() -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from sastc.cli.options import collect_data_options, data_options
+from sastc.cli.options import collect_data_options, data_options, threads_option
+from sastc.threads import configure as configure_threads
 
 
 @click.command("compile")
@@ -30,6 +31,7 @@ from sastc.cli.options import collect_data_options, data_options
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="Simulate float and integer models on the test split and report.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def compile_command(source: str, target: str, out_dir: str, board: str | None,
                     weight_bits: int | None, calibrate: bool, calibrate_method: str | None,
@@ -39,6 +41,7 @@ def compile_command(source: str, target: str, out_dir: str, board: str | None,
     from sastc.compile import CompileOptions, compile_model
     from sastc.report import summary_text
 
+    configure_threads("compile", None, kwargs.pop("threads"))
     options = CompileOptions(target, out_dir, collect_data_options(kwargs), board, weight_bits,
                              calibrate, calibrate_method, calib_samples,
                              tuple(e.strip() for e in emit.split(",") if e.strip()), verify,

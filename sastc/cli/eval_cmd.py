@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from sastc.cli.options import collect_data_options, data_options
+from sastc.cli.options import collect_data_options, data_options, threads_option
 from sastc.report import confusion_lines, per_class_lines
+from sastc.threads import configure as configure_threads
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -44,12 +45,14 @@ def format_report(report: dict[str, Any]) -> str:
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--confusion", "confusion_plot", type=click.Path(dir_okay=False), default=None,
               metavar="PATH.png", help="Write the hard-spike confusion matrix as a heatmap (PNG).")
+@threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def eval_command(checkpoint: str, split: str, corrupt: str | None, batch_size: int,
                  confusion_plot: str | None, as_json: bool, **kwargs: Any) -> None:
     """Evaluate CHECKPOINT with surrogate and hard spikes on a dataset split."""
     from sastc.train.eval_run import evaluate_checkpoint
 
+    configure_threads("eval", batch_size, kwargs.pop("threads"))
     data = collect_data_options(kwargs)
     report = evaluate_checkpoint(checkpoint, data, split, corrupt, batch_size, confusion_plot)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))

@@ -90,6 +90,11 @@ def parse_sensor_size(text: str | None) -> tuple[int, int] | None:
     return int(parts[0]), int(parts[1])
 
 
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), default=None,
+    help="CPU threads (default: from the free cores and the work's size; the choice is logged).")
+
+
 def collect_data_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Pop the data options out of a command's kwargs."""
     return {"dataset": kwargs.pop("dataset"), "data_dir": kwargs.pop("data_dir"),

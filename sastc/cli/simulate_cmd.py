@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from sastc.cli.options import collect_data_options, data_options
+from sastc.cli.options import collect_data_options, data_options, threads_option
+from sastc.threads import configure as configure_threads
 
 
 @click.command("simulate")
@@ -24,6 +25,7 @@ from sastc.cli.options import collect_data_options, data_options
 @click.option("--confusion", "confusion_plot", type=click.Path(dir_okay=False), default=None,
               metavar="PATH.png",
               help="Write the confusion matrix (integer model, else float hard) as a heatmap (PNG).")
+@threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def simulate_command(build: str, split: str, limit: int | None, batch_size: int,
                      plot: str | None, raster: str | None, confusion_plot: str | None,
@@ -32,6 +34,7 @@ def simulate_command(build: str, split: str, limit: int | None, batch_size: int,
     per-class accuracy."""
     from sastc.simulate import simulate_build, simulate_text
 
+    configure_threads("simulate", batch_size, kwargs.pop("threads"))
     report = simulate_build(build, collect_data_options(kwargs), split, limit, batch_size,
                             plot, raster, confusion_plot)
     click.echo(json.dumps(report, indent=2) if as_json else simulate_text(report))

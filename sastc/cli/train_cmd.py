@@ -39,7 +39,8 @@ def training_options(function):
         click.option("--train-limit", type=int, default=None,
                      help="Use only this many training samples (class-stratified)."),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
-        click.option("--threads", type=int, default=None, help="torch CPU threads."),
+        click.option("--threads", type=int, default=None,
+                     help="CPU threads (default: from the free cores and the work's size; logged)."),
         click.option("--progress/--no-progress", default=True, show_default=True),
     ]
     for decorator in reversed(decorators):

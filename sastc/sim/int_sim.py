@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -22,6 +21,7 @@ from sastc.ir.quantized import QLayer, QNet
 from sastc.sim.common import SimOutput, channel_view, summed_over_time, time_major
 from sastc.sim.kernels import apply_synapse, sum_pool
 from sastc.sim.synops import SynOpsCounter
+from sastc.threads import current as current_threads
 
 FLOAT32_EXACT = 1 << 24
 FLOAT64_EXACT = 1 << 53
@@ -67,10 +67,9 @@ def membrane_dtype(layer: QLayer, acc_bound: int) -> type:
 
 
 def default_threads() -> int:
-    """CPUs this process may run on (at most 4: more threads do not pay off here)."""
-    available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(
-        os.cpu_count() or 1)
-    return max(1, min(4, len(available)))
+    """Worker threads: what the command chose (``--threads`` or :mod:`sastc.threads`'s
+    policy: free cores, at most 4), else that policy on the current load."""
+    return current_threads("simulate")
 
 
 @functools.cache

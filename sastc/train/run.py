@@ -22,6 +22,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from sastc import threads
 from sastc.allocator import tune_allocator
 from sastc.atomic import write_text_atomic
 from sastc.errors import ConfigError, TrainingDiverged
@@ -193,8 +194,6 @@ def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist,
     if path.exists() and not resume:
         raise ConfigError(f"{out_dir} already holds a training run ({path}); pass --resume to "
                           "continue it, or choose another --out directory")
-    if config.threads:
-        torch.set_num_threads(config.threads)
     check_training(config)  # frames and activations must fit before any data is read
     tune_allocator()
     data = load_training_data(config, progress=config.progress and dist.is_main)
@@ -202,6 +201,9 @@ def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist,
         log(describe_splits(data))
     steps = max(len(data.train) // config.batch_size, 1)
     run = new_run(config, data, steps)
+    threads.configure("train", threads.training_work(run.model.spec, data.train.time_bins,
+                                                     config.batch_size),
+                      config.threads, jobs=dist.world, log=log if dist.is_main else (lambda _: None))
     if resume and path.exists():
         saved = load_checkpoint(path)
         check_resumable(saved, config, path)
