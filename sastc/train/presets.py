@@ -6,7 +6,8 @@ docs/benchmarks.md (k = 3 keeps a clear transfer gap for the rho-0 baseline).
 
 Datasets without a preset tuned on their data (DVS Gesture has no copy here to tune
 on; ``folder`` is whatever a user brings) train with ``-k auto``: the steepness
-schedule whose epoch the validation split chooses (``sastc.train.steepness``).
+schedule whose epoch the validation split chooses (``sastc.train.steepness``), and
+``folder`` with ``--rho auto`` (``sastc.train.search``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                "augment_shift": 2},
     "dvsgesture": {"epochs": 60, "batch_size": 16, "lr": 1e-3, "rho": 0.2, "steepness": "auto",
                    "augment_shift": 2},
-    "folder": {"epochs": 40, "batch_size": 16, "lr": 1e-3, "rho": 0.2, "steepness": "auto",
+    "folder": {"epochs": 40, "batch_size": 16, "lr": 1e-3, "rho": "auto", "steepness": "auto",
                "augment_shift": 2},
 }
 

@@ -12,7 +12,9 @@ of the main run:
 
 Pilots are ordinary runs under ``<out>/search/``, so an interrupted search resumes
 and every pilot can be inspected; ``search.json`` records the choice and the
-gradient evaluations spent.
+gradient evaluations spent. When the search finds that SAM does not pay on this
+data (rho 0 wins), the main run spends the same gradient evaluations SAST would
+have, on twice the epochs (a compute-matched surrogate run).
 
 >>> pilot_epochs(40, 0.5, RHO_CANDIDATES)
 5
@@ -86,8 +88,9 @@ def resolve_rho(config: TrainConfig, train_pilot: Trainer, log: Log
         write_text_atomic(path, json.dumps(record, indent=2))
     log(search_line(record))
     chosen = float(record["rho"])
-    mode = "sast" if chosen > 0 else "surrogate"
-    return replace(config, rho=chosen if chosen > 0 else None, mode=mode), record
+    if chosen == 0:
+        return replace(config, rho=None, mode="surrogate", compute_matched=True), record
+    return replace(config, rho=chosen), record
 
 
 def search_line(record: dict[str, Any]) -> str:
