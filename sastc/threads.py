@@ -27,7 +27,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sastc.cores import LoadProbe, usable_cores
 
@@ -63,10 +63,11 @@ WORKLOADS = {w.name: w for w in (
 @dataclass(frozen=True)
 class Machine:
     """What the cores are doing: ``cores`` this process may use, ``busy`` cores (fractional)
-    that other processes kept busy while sampled."""
+    that other processes kept busy while sampled, and ``jobs`` of ours sharing the rest."""
 
     cores: int
     busy: float
+    jobs: int = 1
 
     @property
     def busy_cores(self) -> int:
@@ -79,8 +80,18 @@ class Machine:
 
     @property
     def free(self) -> int:
-        """Cores left for this process (at least one)."""
+        """Cores not kept busy by other processes, for all ``jobs`` together (at least one)."""
         return max(1, self.cores - self.busy_cores)
+
+    @property
+    def share(self) -> int:
+        """Cores for one of the ``jobs`` (at least one)."""
+        return max(1, self.free // self.jobs)
+
+    def describe(self) -> str:
+        """``2 cores, 1 busy`` (and ``, 2 jobs`` when shared)."""
+        jobs = f", {self.jobs} jobs" if self.jobs > 1 else ""
+        return f"{self.cores} core{'s' if self.cores != 1 else ''}, {self.busy_cores} busy{jobs}"
 
 
 @dataclass(frozen=True)
@@ -95,9 +106,8 @@ class Choice:
 
 
 def choose_threads(workload: str, work: float | None, machine: Machine,
-                   override: int | None = None, jobs: int = 1) -> Choice:
-    """Threads for one of ``jobs`` concurrent jobs of ``workload`` (``work`` in its unit;
-    None when unknown, which counts as large).
+                   override: int | None = None) -> Choice:
+    """Threads for ``workload`` (``work`` in its unit; None when unknown counts as large).
 
     >>> idle = Machine(cores=2, busy=0.0)
     >>> choose_threads("simulate", 64, idle).threads, choose_threads("simulate", 8, idle).threads
@@ -108,14 +118,10 @@ def choose_threads(workload: str, work: float | None, machine: Machine,
     spec = WORKLOADS[workload]
     if override is not None:
         return Choice(override, "--threads")
-    state = f"{machine.cores} core{'s' if machine.cores != 1 else ''}, {machine.busy_cores} busy"
-    if jobs > 1:
-        state += f", {jobs} jobs"
     if work is not None and work < spec.min_work:
-        return Choice(1, f"{state}; {_amount(work)} {spec.unit}, 2 threads pay from "
-                         f"{_amount(spec.min_work)}; {OVERRIDE_HINT}")
-    threads = max(1, min(spec.max_threads, machine.free // max(jobs, 1)))
-    return Choice(threads, f"{state}; {OVERRIDE_HINT}")
+        return Choice(1, f"{machine.describe()}; {_amount(work)} {spec.unit}, 2 threads pay "
+                         f"from {_amount(spec.min_work)}; {OVERRIDE_HINT}")
+    return Choice(min(spec.max_threads, machine.share), f"{machine.describe()}; {OVERRIDE_HINT}")
 
 
 def _amount(value: float) -> str:
@@ -153,6 +159,7 @@ def training_work(spec, time_bins: int, batch_size: int) -> float:
 # --- measuring the machine -------------------------------------------------------------
 
 _started: LoadProbe | None = None
+_shared: Machine | None = None
 
 
 def start_probe() -> None:
@@ -164,10 +171,19 @@ def start_probe() -> None:
 
 def machine() -> Machine:
     """The cores this process may use and how many other processes keep busy (a started
-    probe if there is one, else a fresh short sample)."""
+    probe if there is one, else a fresh short sample), or what :func:`share` set."""
     global _started
+    if _shared is not None:
+        return _shared
     probe, _started = (_started or LoadProbe()), None
     return Machine(usable_cores(), probe.busy_cores())
+
+
+def share(state: Machine | None) -> None:
+    """Make :func:`machine` return ``state``: a job started by a parent that measured the
+    machine before starting its siblings (which would otherwise count as busy)."""
+    global _shared
+    _shared = state
 
 
 # --- applying the choice ----------------------------------------------------------------
@@ -210,8 +226,11 @@ def configure(workload: str, work: float | None = None, override: int | None = N
     """Choose the thread count, log the choice in one line, and apply it to torch's pools
     (torch workloads), BLAS, and the integer simulator's workers; returns it."""
     global _configured
-    choice = (Choice(override, "--threads") if override is not None
-              else choose_threads(workload, work, machine(), jobs=jobs))
+    if override is not None:
+        choice = Choice(override, "--threads")
+    else:
+        state = machine()
+        choice = choose_threads(workload, work, replace(state, jobs=state.jobs * jobs))
     (log or _stderr)(choice.line())
     _configured = choice.threads
     limit_blas(choice.threads)

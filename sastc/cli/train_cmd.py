@@ -110,7 +110,10 @@ def train_command(resume: bool, as_json: bool, **kwargs: Any) -> None:
               help="Also train the conventional (hard forward) baseline per seed.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/sweep",
               show_default=True)
-def sweep_command(rhos: str, seeds: str, conventional: bool, out_dir: str, **kwargs: Any) -> None:
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Trainings run side by side (default: as many as free cores and memory allow).")
+def sweep_command(rhos: str, seeds: str, conventional: bool, out_dir: str, jobs: int | None,
+                  **kwargs: Any) -> None:
     """Train rho values x seeds (x k values: -k 3,10,auto) and plot surrogate and hard
     accuracy against rho (and against k)."""
     from sastc.train.sweep import run_sweep
@@ -122,4 +125,4 @@ def sweep_command(rhos: str, seeds: str, conventional: bool, out_dir: str, **kwa
     k_values = None if k_text is None else [parse_steepness(k.strip())
                                             for k in k_text.split(",") if k.strip()]
     run_sweep(kwargs, data, rho_values, seed_values, conventional, out_dir,
-              log=lambda line: click.echo(line, err=True), steepness=k_values)
+              log=lambda line: click.echo(line, err=True), steepness=k_values, jobs=jobs)

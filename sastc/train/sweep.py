@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from sastc import threads
 from sastc.atomic import write_text_atomic
 from sastc.plots import plot_k_sweep, plot_rho_sweep
 from sastc.train.run import train
+from sastc.train.sweep_jobs import Job, choose_jobs, run_jobs
 
 Log = Callable[[str], None]
 SUMMARY_KEYS = ("surrogate_accuracy", "hard_accuracy", "transfer_gap")
@@ -59,23 +61,24 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def run_sweep(train_options: dict[str, Any], data: dict[str, Any], rhos: list[float],
               seeds: list[int], conventional: bool, out_dir: str, log: Log = print,
-              steepness: list[float | str | None] | None = None) -> Path:
-    from sastc.cli.train_cmd import make_config
-
+              steepness: list[float | str | None] | None = None,
+              jobs: int | None = None) -> Path:
+    """Train every run (``jobs`` at a time; None: as many as free cores and memory allow),
+    then write ``sweep.json`` and the plots."""
     root = Path(out_dir)
-    rows = []
-    for run in sweep_configs(rhos, seeds, conventional, steepness):
-        name = run_name(run)
-        options = {**train_options, **run, "out_dir": str(root / name)}
-        if run["steepness"] is None:
-            options["steepness"] = train_options.get("steepness")
-        config = make_config(options, data)
-        resume = (root / name / "checkpoint.pt").exists()
-        log(f"== {name}{' (resuming)' if resume else ''}")
-        metrics = train(config, resume=resume, log=log)
-        rows.append({**run, **{k: metrics[k] for k in SUMMARY_KEYS}, "samples": metrics["samples"],
-                     "selected_epoch": metrics.get("selected_epoch"),
-                     "grad_evals": _grad_evals(root / name)})
+    runs = sweep_configs(rhos, seeds, conventional, steepness)
+    planned = [_job(run, train_options, data, root) for run in runs]
+    state = threads.machine()
+    count = choose_jobs(jobs, planned, state)
+    if count > 1:
+        log(f"sweep: {len(planned)} runs, {count} at a time ({state.describe()})")
+        results = run_jobs(planned, count, state)
+    else:
+        results = [_train_in_process(job, log) for job in planned]
+    rows = [{**run, **{k: metrics[k] for k in SUMMARY_KEYS}, "samples": metrics["samples"],
+             "selected_epoch": metrics.get("selected_epoch"),
+             "grad_evals": _grad_evals(root / job.name)}
+            for run, job, metrics in zip(runs, planned, results, strict=True)]
     result = {"runs": rows, "summary": summarise(rows)}
     write_text_atomic(root / "sweep.json", json.dumps(result, indent=2))
     plot_rho_sweep(rows, root / "rho_sweep.png")
@@ -88,6 +91,22 @@ def run_sweep(train_options: dict[str, Any], data: dict[str, Any], rhos: list[fl
             f"hard {entry['hard_accuracy']['mean']:.1f}±{entry['hard_accuracy']['std']:.1f}  "
             f"gap {entry['transfer_gap']['mean']:+.1f}")
     return root / "sweep.json"
+
+
+def _job(run: dict[str, Any], train_options: dict[str, Any], data: dict[str, Any],
+         root: Path) -> Job:
+    from sastc.cli.train_cmd import make_config
+
+    name = run_name(run)
+    options = {**train_options, **run, "out_dir": str(root / name)}
+    if run["steepness"] is None:
+        options["steepness"] = train_options.get("steepness")
+    return Job(name, make_config(options, data), (root / name / "checkpoint.pt").exists())
+
+
+def _train_in_process(job: Job, log: Log) -> dict[str, Any]:
+    log(f"== {job.name}{' (resuming)' if job.resume else ''}")
+    return train(job.config, resume=job.resume, log=log)
 
 
 def _grad_evals(run_dir: Path) -> int:
