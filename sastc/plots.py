@@ -102,6 +102,24 @@ def plot_k_sweep(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     return _save(fig, path)
 
 
+def plot_corruptions(reports: dict[str, Sequence[dict[str, Any]]], path: str | Path) -> Path:
+    """Hard-spike accuracy against severity (0 = clean), one panel per corruption kind and
+    one line per model; each model's reports (e.g. seeds) give mean and spread."""
+    kinds = list(next(iter(reports.values()))[0]["corruptions"])
+    fig, axes = _figure(len(kinds), 3.4, 3.2)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        for label, runs in reports.items():
+            curves = np.array([[r["clean"]["hard_accuracy"]] +
+                               [e["hard_accuracy"] for e in r["corruptions"][kind]]
+                               for r in runs])
+            ax.errorbar(range(curves.shape[1]), curves.mean(0), yerr=curves.std(0),
+                        marker="o", capsize=3, label=label)
+        ax.set(title=kind, xlabel="severity (0: clean)", ylabel="hard-spike accuracy (%)",
+               ylim=(0, 100))
+    axes[0, 0].legend(fontsize=7)
+    return _save(fig, path)
+
+
 def plot_synops(per_layer: dict[str, dict[str, dict[str, float]]], path: str | Path) -> Path:
     """Grouped bars of Effective_ACs per layer, one group per model (e.g. float-hard, int)."""
     fig, axes = _figure(1, 6.5, 4.0)

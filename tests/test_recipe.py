@@ -69,3 +69,28 @@ def test_rho_auto_searches_within_its_budget_and_resumes(tmp_path: Path, make_co
     train(again, resume=True, log=lines.append)  # the search is read back, not retrained
     assert not any("pilot" in line for line in lines)
     assert any(line.startswith("rho search: chose") for line in lines)
+
+
+@pytest.mark.slow
+def test_eval_over_every_corruption_and_severity(trained_checkpoint: Path,
+                                                 tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sastc.cli import main
+    from sastc.data.corrupt import CORRUPTIONS, SEVERITIES
+
+    plot = tmp_path / "robustness.png"
+    result = CliRunner().invoke(main, ["eval", str(trained_checkpoint), "--corrupt", "all",
+                                       "--corrupt-plot", str(plot), "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["corruptions"]) == set(CORRUPTIONS)
+    assert all([e["severity"] for e in entries] == list(SEVERITIES)
+               for entries in report["corruptions"].values())
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    mean = sum(e["hard_accuracy"] for entries in report["corruptions"].values()
+               for e in entries) / 20
+    assert report["mean_corrupted_hard_accuracy"] == pytest.approx(mean)
+    refused = CliRunner().invoke(main, ["eval", str(trained_checkpoint), "--corrupt-plot",
+                                        str(plot)])
+    assert refused.exit_code == 2 and "--corrupt-plot needs --corrupt all" in refused.stderr

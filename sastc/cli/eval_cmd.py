@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from sastc.atomic import ensure_writable_file
 from sastc.cli.options import collect_data_options, data_options, threads_option
 from sastc.report import confusion_lines, per_class_lines
 from sastc.threads import configure as configure_threads
@@ -40,19 +41,44 @@ def format_report(report: dict[str, Any]) -> str:
 @data_options
 @click.option("--split", type=click.Choice(["test", "train", "calib"]), default="test",
               show_default=True)
-@click.option("--corrupt", default=None, metavar="KIND:SEVERITY",
-              help="Evaluate on corrupted events, e.g. dropout:3, noise:2, jitter:1, hot_pixels:4.")
+@click.option("--corrupt", default=None, metavar="KIND:SEVERITY|all",
+              help="Evaluate on corrupted events, e.g. dropout:3, noise:2, jitter:1, hot_pixels:4; "
+                   "all: every corruption at every severity, as a table.")
+@click.option("--corrupt-plot", type=click.Path(dir_okay=False), default=None, metavar="PATH.png",
+              help="With --corrupt all: plot hard-spike accuracy against severity.")
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--confusion", "confusion_plot", type=click.Path(dir_okay=False), default=None,
               metavar="PATH.png", help="Write the hard-spike confusion matrix as a heatmap (PNG).")
 @threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def eval_command(checkpoint: str, split: str, corrupt: str | None, batch_size: int,
-                 confusion_plot: str | None, as_json: bool, **kwargs: Any) -> None:
+def eval_command(checkpoint: str, split: str, corrupt: str | None, corrupt_plot: str | None,
+                 batch_size: int, confusion_plot: str | None, as_json: bool,
+                 **kwargs: Any) -> None:
     """Evaluate CHECKPOINT with surrogate and hard spikes on a dataset split."""
     from sastc.train.eval_run import evaluate_checkpoint
 
     configure_threads("eval", batch_size, kwargs.pop("threads"))
     data = collect_data_options(kwargs)
+    if corrupt == "all" or corrupt_plot:
+        _corruption_table(checkpoint, data, split, corrupt, corrupt_plot, batch_size, as_json)
+        return
     report = evaluate_checkpoint(checkpoint, data, split, corrupt, batch_size, confusion_plot)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+def _corruption_table(checkpoint: str, data: dict[str, Any], split: str, corrupt: str | None,
+                      plot: str | None, batch_size: int, as_json: bool) -> None:
+    """``--corrupt all``: every corruption at every severity, text or JSON, and the plot."""
+    from sastc.errors import ConfigError
+    from sastc.train.robustness import corruption_lines, corruption_sweep
+
+    if corrupt != "all":
+        raise ConfigError("--corrupt-plot needs --corrupt all")
+    if plot:
+        ensure_writable_file(plot, "--corrupt-plot")
+    report = corruption_sweep(checkpoint, data, split, batch_size)
+    if plot:
+        from sastc.plots import plot_corruptions
+
+        plot_corruptions({checkpoint: [report]}, plot)
+    click.echo(json.dumps(report, indent=2) if as_json else "\n".join(corruption_lines(report)))
