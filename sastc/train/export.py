@@ -20,4 +20,15 @@ def checkpoint_graph(path: str | Path) -> tuple[Graph, dict[str, Any]]:
                              "rho": saved["config"].get("rho"),
                              "metrics": {k: v for k, v in saved.get("metrics", {}).items()
                                          if isinstance(v, (int, float))}}}
+    metadata.update(_binning(dataset))
     return graph_from_spec(checkpoint_spec(saved), numpy_params(saved), metadata), dataset
+
+
+def _binning(dataset: dict[str, Any]) -> dict[str, Any]:
+    """How events became frames (``window_us``, ``sensor_size`` [W, H], ``downsample``), for
+    firmware that bins live events; checkpoints from before it was recorded have none."""
+    binning = dataset.get("binning")
+    if not binning:
+        return {}
+    return {"window_us": binning["window_us"], "downsample": binning["downsample"],
+            "sensor_size": [binning["sensor_width"], binning["sensor_height"]]}
