@@ -65,11 +65,14 @@ def run_search(config: TrainConfig, train_pilot: Trainer, log: Log) -> dict[str,
     results = []
     for rho in RHO_CANDIDATES:
         pilot = pilot_config(config, rho, epochs)
-        log(f"rho search: pilot rho {rho:g} ({epochs} epochs) -> {pilot.out_dir}")
+        log(f"rho search: pilot rho {rho:g} ({epochs} epoch{'s' * (epochs > 1)}) -> "
+            f"{pilot.out_dir}")
         metrics = train_pilot(pilot)
         results.append({"rho": rho, "val_hard_accuracy": metrics["val_hard_accuracy"],
                         "val_transfer_gap": metrics["val_transfer_gap"],
                         "grad_evals": metrics["run_grad_evals"]})
+        log(f"rho search: pilot rho {rho:g}: validation hard {metrics['val_hard_accuracy']:.1f}%"
+            f" (gap {metrics['val_transfer_gap']:+.1f})")
     best = _pick(results)
     return {"candidates": list(RHO_CANDIDATES), "pilot_epochs": epochs, "results": results,
             "rho": best["rho"], "grad_evals": sum(r["grad_evals"] for r in results),
@@ -96,4 +99,4 @@ def resolve_rho(config: TrainConfig, train_pilot: Trainer, log: Log
 def search_line(record: dict[str, Any]) -> str:
     scores = ", ".join(f"{r['rho']:g}: {r['val_hard_accuracy']:.1f}%" for r in record["results"])
     return (f"rho search: chose rho {record['rho']:g} by validation hard accuracy ({scores}; "
-            f"{record['pilot_epochs']} epochs each, {record['grad_evals']} gradient evaluations)")
+            f"{record['pilot_epochs']} epoch(s) each, {record['grad_evals']} gradient evaluations)")
