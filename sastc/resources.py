@@ -123,6 +123,11 @@ def split_size(dataset: str, split: str, data: dict[str, Any], limit: int | None
     from sastc.data.frames import downsampled_size
 
     info = dataset_info(dataset)
+    for key, option in (("time_bins", "--time-bins"), ("downsample", "--downsample")):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ConfigError(f"{option} must be an integer >= 1; got {value!r}")
     listed = "train" if split in ("val", "calib") and data.get("val_fraction") else split
     recordings = info.open_split(listed, _source_options(data))
     samples = len(recordings) if limit is None else min(len(recordings), max(int(limit), 0))
@@ -158,20 +163,23 @@ def simulator_buffers(layers: Sequence[tuple[Shape, Shape]], time_bins: int, bat
 
 def check_training(config: Any) -> None:
     """Refuse a training run whose frames and batch activations cannot fit (``config``: a
-    ``TrainConfig``), before any data is read."""
+    ``TrainConfig``), before any data is read. An explicit ``--arch`` is parsed here too, so
+    a malformed one fails before the data is loaded."""
     from sastc.data import dataset_info
     from sastc.spec import parse_arch
 
     data = {name: getattr(config, name, None) for name in DATA_FIELDS}
     train = split_size(config.dataset, "train", data, config.train_limit)
     test = split_size(config.dataset, "test", data)
-    arch = config.arch if config.arch is not None else dataset_info(config.dataset).default_arch
-    shapes = parse_arch(arch, train.sample_shape, train.classes).shapes()
     frames = "--time-bins/-T, --train-limit or the dataset's size"
-    require([frames_need(train, "train", frames), frames_need(test, "test", frames),
-             Need(f"activations of one batch of {config.batch_size}",
-                  training_activations(shapes, train.time_bins, config.batch_size),
-                  "--batch-size or --time-bins/-T")], "training")
+    needs = [frames_need(train, "train", frames), frames_need(test, "test", frames)]
+    arch = config.arch if config.arch is not None else dataset_info(config.dataset).default_arch
+    if arch is not None and (arch or config.arch is not None):  # else: data_setup says --arch
+        shapes = parse_arch(arch, train.sample_shape, train.classes).shapes()
+        needs.append(Need(f"activations of one batch of {config.batch_size}",
+                          training_activations(shapes, train.time_bins, config.batch_size),
+                          "--batch-size or --time-bins/-T"))
+    require(needs, "training")
 
 
 def check_matches(input_shape: Shape, classes: int, size: SplitSize, model: str,
@@ -242,6 +250,8 @@ def check_simulate(net: Any, data: dict[str, Any], split: str, limit: int | None
     buffers fit."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"--batch-size must be an integer >= 1; got {batch!r}")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be >= 1; got {limit}")
     data = {**data, "time_bins": data.get("time_bins") or net.time_bins}
     size = split_size(data["name"], split, data, limit)
     check_matches(net.input_shape, len(net.classes), size, f"build {build}",

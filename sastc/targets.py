@@ -168,6 +168,8 @@ def load_target(name: str) -> Target:
             return Target(name, data.get("description", ""), profile, tuple(data["emitters"]))
         except KeyError as exc:
             raise TargetError(f"{path}: missing field {exc}") from exc
+        except TargetError as exc:
+            raise TargetError(f"{path}: {exc}") from exc
     if name in list_profiles() and name != "float":
         profile = load_profile(name)
         return Target(name, profile.description, profile, profile.emitters)

@@ -43,7 +43,9 @@ def load_npz(path: str | Path, file_format: str, what: str
             header = json.loads(bytes(archive[HEADER_KEY]).decode())
             arrays = {key: archive[key] for key in archive.files if key != HEADER_KEY}
     except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path}: not {what} ({type(exc).__name__}: {exc})") from exc
+        reason = ("it holds pickled object arrays, which sastc refuses to load for safety"
+                  if "pickled" in str(exc) else f"{type(exc).__name__}: {exc}")
+        raise CheckpointError(f"{path}: not {what} ({reason})") from exc
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: not {what} (its header is not a JSON object)")
     if header.get("format") != file_format:

@@ -36,7 +36,7 @@ FORMAT_VERSION = 1
 REQUIRED = ("spec", "dataset", "config", "state_dict", "epoch")
 ZIP_MAGIC = b"PK\x03\x04"
 PICKLE_MAGIC = b"\x80"
-_UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+_UNSAFE_GLOBAL = re.compile(r"(?:Unsupported global: |unsupported )GLOBAL ([\w.]+)")
 
 
 def versions() -> dict[str, str]:
@@ -66,13 +66,9 @@ def _what_file(path: Path) -> str:
         return f"cannot read it: {exc.strerror or exc}"
     if not head:
         return "the file is empty (0 bytes), e.g. from an interrupted copy"
-    if b"\0" not in head:
-        try:
-            text = head.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        if text is not None:
-            return f"it is a text file, starting {text.strip()[:40]!r}"
+    text = head.decode("utf-8", errors="replace")
+    if all(ch.isprintable() or ch in "\t\n\r" for ch in text[:-2]) and "\ufffd" not in text[:-2]:
+        return f"it is a text file, starting {text.strip()[:40]!r}"
     if head.startswith(ZIP_MAGIC):
         return "it is a zip archive but not a torch checkpoint"
     if head[:1] == PICKLE_MAGIC:
@@ -82,11 +78,8 @@ def _what_file(path: Path) -> str:
 
 def _unsafe_reason(exc: Exception) -> str | None:
     """The refused object when torch's weights-only loader met unsafe pickled content."""
-    text = str(exc)
-    if "Weights only load failed" not in text:
-        return None
-    found = _UNSAFE_GLOBAL.search(text)
-    return found.group(1) if found else "Python objects other than tensors and plain data"
+    found = _UNSAFE_GLOBAL.search(str(exc))
+    return found.group(1) if found else None
 
 
 def _read(path: Path) -> Any:
