@@ -8,6 +8,11 @@ layer's full output shape with ``tau = dt / (1 - beta)``, ``r = tau / dt``,
 graph metadata states the discrete semantics. For an integer profile the
 parameters are the dequantized values (what the integers mean in real units)
 and ``metadata["quantization"]`` holds the integers and widths themselves.
+
+``EmitInput.nir_flavor`` other than ``"spec"`` writes the graph so that one peer
+framework's own NIR importer runs it as sastc does
+(:mod:`sastc.backends.nir_flavors`, :mod:`sastc.backends.nir_layers`); the
+metadata then names the flavour and what its importer needs done by hand.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import numpy as np
 from sastc import __version__
 from sastc.atomic import write_atomic
 from sastc.backends import EmitInput
-from sastc.backends.nir_convention import DEFAULT_DT, READOUTS, SEMANTICS, tau_from_beta, to_h5
+from sastc.backends.nir_convention import DEFAULT_DT, READOUTS, SEMANTICS, to_h5
+from sastc.backends.nir_flavors import SPEC, Flavor, get_flavor
+from sastc.backends.nir_layers import flavored_layers, neuron_node
 from sastc.ir.graph import Graph
 from sastc.ir.layers import FloatLayer, FloatNet
 from sastc.ir.quantized import QNet
@@ -39,14 +46,22 @@ def emit_nir(model: EmitInput, out_dir: Path) -> list[Path]:
     """Write ``<name>.nir``: the float model, or the dequantized integer model."""
     import nir
 
+    flavor = get_flavor(model.nir_flavor)
     net = model.float_net if model.qnet is None else dequantized_net(model.qnet, model.float_net)
     names = layer_node_names(model.graph, net)
-    nodes, edges = nir_nodes(net, names, _end_names(model.graph))
-    metadata = graph_metadata(model, net, names)
-    graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=True)
+    nodes, edges = nir_nodes(net, names, _end_names(model.graph), flavor)
+    metadata = graph_metadata(model, net, names, flavor)
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata,
+                         type_check=_type_checks(net, flavor))
     path = Path(out_dir) / f"{model.name}.nir"
     write_atomic(path, lambda tmp: nir.write(tmp, graph))
     return [path]
+
+
+def _type_checks(net: FloatNet, flavor: Flavor) -> bool:
+    """False where neuron parameters are per channel (``[C, 1, 1]``), which nir's type
+    inference rejects after a convolution: such a file needs ``nir.read(type_check=False)``."""
+    return not (flavor.channel_params and any(ly.geometry.op == "conv" for ly in net.layers))
 
 
 def dequantized_net(qnet: QNet, float_net: FloatNet) -> FloatNet:
@@ -96,44 +111,57 @@ def _end_names(graph: Graph) -> tuple[str, str]:
     return chain[0][0], last_name if last.type_name == "Output" else "output"
 
 
-def nir_nodes(net: FloatNet, names: list[dict[str, str]], ends: tuple[str, str]
-              ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """NIR nodes and edges of the chain ``Input -> layers -> Output``."""
+def nir_nodes(net: FloatNet, names: list[dict[str, str]], ends: tuple[str, str],
+              flavor: Flavor | None = None) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """NIR nodes and edges of the chain ``Input -> layers -> Output`` for ``flavor``."""
     import nir
 
+    flavor = flavor or get_flavor(SPEC)
     ordered: list[tuple[str, Any]] = [(ends[0], nir.Input(input_type=np.array(net.input_shape)))]
-    for layer, layer_names in zip(net.layers, names, strict=True):
-        ordered += [(layer_names[role], build(layer)) for role, build in _layer_parts(layer)]
+    layers = flavored_layers(net.layers, flavor)
+    for layer, layer_names in zip(layers, names, strict=True):
+        ordered += [(layer_names[role], build(layer, flavor))
+                    for role, build in _layer_parts(layer)]
     ordered.append((ends[1], nir.Output(output_type=np.array(net.layers[-1].geometry.out_shape))))
     edges = [(a, b) for (a, _), (b, _) in itertools.pairwise(ordered)]
     return dict(ordered), edges
 
 
-def _layer_parts(layer: FloatLayer) -> list[tuple[str, Callable[[FloatLayer], Any]]]:
+Builder = Callable[[FloatLayer, Flavor], Any]
+
+
+def _layer_parts(layer: FloatLayer) -> list[tuple[str, Builder]]:
     geometry = layer.geometry
-    parts: list[tuple[str, Callable[[FloatLayer], Any]]] = []
+    parts: list[tuple[str, Builder]] = []
     if geometry.pool > 1:
-        parts.append(("pool", _sum_pool))
+        parts.append(("pool", _pool))
     if geometry.op == "dense" and len(geometry.pooled_shape) > 1:
         parts.append(("flatten", _flatten))
-    return [*parts, ("synapse", SYNAPSES[geometry.op]), ("neuron", NEURONS[layer.neuron])]
+    return [*parts, ("synapse", SYNAPSES[geometry.op]), ("neuron", _neuron)]
 
 
-def _sum_pool(layer: FloatLayer) -> Any:
+def _pool(layer: FloatLayer, flavor: Flavor) -> Any:
+    """Sum pooling, or average pooling (``k^2`` already folded into the next weights)."""
     import nir
 
     k = np.array([layer.geometry.pool] * 2)
-    return nir.SumPool2d(kernel_size=k, stride=k.copy(), padding=np.zeros(2, dtype=int))
+    node = nir.AvgPool2d if flavor.pool == "avg" else nir.SumPool2d
+    return node(kernel_size=k, stride=k.copy(), padding=np.zeros(2, dtype=int))
 
 
-def _flatten(layer: FloatLayer) -> Any:
+def _flatten(layer: FloatLayer, flavor: Flavor) -> Any:
     import nir
 
-    return nir.Flatten(input_type={"input": np.array(layer.geometry.pooled_shape)}, start_dim=0,
-                       end_dim=-1)
+    return nir.Flatten(input_type={"input": np.array(layer.geometry.pooled_shape)},
+                       start_dim=_flatten_start(layer, flavor), end_dim=-1)
 
 
-def _conv(layer: FloatLayer) -> Any:
+def _flatten_start(layer: FloatLayer, flavor: Flavor) -> int:
+    """0 (NIR has no batch axis), or ``-ndim`` where an importer hands 0 to torch unshifted."""
+    return -len(layer.geometry.pooled_shape) if flavor.batch_safe_flatten else 0
+
+
+def _conv(layer: FloatLayer, flavor: Flavor) -> Any:
     import nir
 
     g = layer.geometry
@@ -142,45 +170,25 @@ def _conv(layer: FloatLayer) -> Any:
                       dilation=(1, 1), groups=1, bias=np.asarray(layer.bias))
 
 
-def _affine(layer: FloatLayer) -> Any:
+def _affine(layer: FloatLayer, flavor: Flavor) -> Any:
     import nir
 
     return nir.Affine(weight=np.asarray(layer.weight_matrix), bias=np.asarray(layer.bias))
 
 
-def _per_neuron(layer: FloatLayer, per_channel: np.ndarray) -> np.ndarray:
-    """A per-channel (or scalar) value broadcast to the layer's full output shape."""
-    shape = layer.geometry.out_shape
-    values = np.broadcast_to(np.asarray(per_channel, np.float64), (shape[0],))
-    return np.broadcast_to(values.reshape((-1,) + (1,) * (len(shape) - 1)), shape).copy()
+def _neuron(layer: FloatLayer, flavor: Flavor) -> Any:
+    return neuron_node(layer, flavor, flavor.dt or DEFAULT_DT)
 
 
-def _time_constants(layer: FloatLayer) -> dict[str, np.ndarray]:
-    tau = _per_neuron(layer, tau_from_beta(np.asarray(layer.beta), DEFAULT_DT))
-    return {"tau": tau, "r": tau / DEFAULT_DT, "v_leak": np.zeros_like(tau)}
+SYNAPSES: dict[str, Builder] = {"conv": _conv, "dense": _affine}
 
 
-def _lif(layer: FloatLayer) -> Any:
-    import nir
-
-    threshold = _per_neuron(layer, layer.threshold)
-    return nir.LIF(**_time_constants(layer), v_threshold=threshold,
-                   v_reset=np.zeros_like(threshold))
-
-
-def _li(layer: FloatLayer) -> Any:
-    import nir
-
-    return nir.LI(**_time_constants(layer))
-
-
-SYNAPSES: dict[str, Callable[[FloatLayer], Any]] = {"conv": _conv, "dense": _affine}
-NEURONS: dict[str, Callable[[FloatLayer], Any]] = {"lif": _lif, "li": _li}
-
-
-def graph_metadata(model: EmitInput, net: FloatNet, names: list[dict[str, str]]) -> dict[str, Any]:
-    """Graph-level metadata: the discrete semantics, run parameters and quantization."""
-    meta: dict[str, Any] = {**SEMANTICS, "sastc_version": __version__, "dt": DEFAULT_DT,
+def graph_metadata(model: EmitInput, net: FloatNet, names: list[dict[str, str]],
+                   flavor: Flavor | None = None) -> dict[str, Any]:
+    """Graph-level metadata: the discrete semantics, run parameters and quantization (the
+    integers only in the spec flavour, whose node parameters are their dequantized values)."""
+    flavor = flavor or get_flavor(SPEC)
+    meta: dict[str, Any] = {**SEMANTICS, **flavor_metadata(flavor), "sastc_version": __version__,
                             "readout": READOUTS[net.readout], "time_bins": int(net.time_bins),
                             "classes": json.dumps(list(net.classes)),
                             "input_clip": int(net.metadata.get("input_clip", 1)),
@@ -188,9 +196,20 @@ def graph_metadata(model: EmitInput, net: FloatNet, names: list[dict[str, str]])
                             "numerics": "float32" if model.qnet is None else "integer"}
     if model.graph.metadata.get("spec"):
         meta["spec"] = json.dumps(model.graph.metadata["spec"])
-    if model.qnet is not None:
+    if model.qnet is not None and flavor.name == SPEC:
         meta["quantization"] = quantization_metadata(model.qnet, model.profile, names)
     return to_h5(meta)
+
+
+def flavor_metadata(flavor: Flavor) -> dict[str, Any]:
+    """``dt``, the flavour and, for a peer's flavour, what its importer needs done by hand."""
+    meta: dict[str, Any] = {"dt": flavor.dt or DEFAULT_DT, "nir_flavor": flavor.name}
+    if flavor.name != SPEC:
+        meta["threshold_comparison"] = flavor.compare
+        meta["flavor_note"] = (f"written for {flavor.peer}; v_threshold is written for its "
+                               f"'{flavor.compare}' spike test"
+                               + (f"; {flavor.after_import}" if flavor.after_import else ""))
+    return meta
 
 
 def quantization_metadata(qnet: QNet, profile: dict[str, Any], names: list[dict[str, str]]

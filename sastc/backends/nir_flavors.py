@@ -1,0 +1,133 @@
+"""NIR flavours: how each peer framework's NIR importer runs a graph, as data.
+
+NIR fixes a continuous-time neuron, ``tau dv/dt = (v_leak - v) + r I``, but every
+framework discretises it its own way, and the file carries neither the time step,
+the reset mode nor the spike comparison. A :class:`Flavor` states one importer's
+reading (measured on nir 1.0.8, norse 1.1.0, sinabs 2.0.3, snntorch 1.0.0,
+spikingjelly 2.0.0), per step of a LIF with input ``I``:
+
+==============  ============================  ====================  =========  ==========
+flavor          decay ``beta``                input gain            spike      pooling
+==============  ============================  ====================  =========  ==========
+spec            ``1 - dt/tau``                ``dt r / tau``        ``v > th``  SumPool2d
+norse           ``1 - dt/tau`` (dt = 1e-3)    ``dt / tau`` (no r)   ``v > th``  SumPool2d
+sinabs          ``exp(-1/tau)`` (tau: steps)  1 (r must be 1)       ``v >= th`` SumPool2d
+snntorch        ``1 - dt/tau`` (dt = 1e-4)    ``dt r / tau``        ``v > th``  AvgPool2d
+spikingjelly    ``1 - dt/tau`` (dt = 1e-4)    ``dt r / tau``        ``v >= th`` AvgPool2d
+==============  ============================  ====================  =========  ==========
+
+The exporter (:mod:`sastc.backends.nir_export`) writes parameters so that the
+flavour's importer computes sastc's step ``u = beta u + I``; the importer
+(:mod:`sastc.backends.nir_import`) reads a file the way that framework runs it.
+
+>>> FLAVORS["norse"].beta(np.array([1e-2]), 1e-3).tolist()
+[0.9]
+>>> float(FLAVORS["sinabs"].tau(np.array(np.exp(-0.5)), 1.0))
+2.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sastc.backends.nir_convention import NO_LEAK_TAU_STEPS
+from sastc.errors import ConfigError
+
+SPEC = "spec"
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """One framework's reading of NIR neuron nodes (see the module docstring)."""
+
+    name: str
+    peer: str  # the framework and version this reading was measured on
+    dt: float | None  # the time step it assumes; None: from the file (spec)
+    decay: str  # "euler": beta = 1 - dt/tau; "exp": beta = exp(-dt/tau)
+    lif_gain: str  # "r": dt*r/tau; "tau": dt/tau (r ignored); "one": 1 (r ignored)
+    if_gain: str  # "r": dt*r; "one": 1 (r ignored)
+    compare: str  # ">" or ">=": the spike test against v_threshold
+    pool: str  # "sum": SumPool2d; "avg": AvgPool2d (k*k folded into the next weights)
+    batch_safe_flatten: bool  # Flatten start_dim = -ndim: its importer keeps 0 unshifted
+    has_li: bool  # the importer maps LI; else a readout is a LIF that never fires
+    uniform_threshold: bool  # one threshold per layer (per-channel ones fold into weights)
+    euler_if: bool  # beta = 1 is written as an IF node (LIF cannot express it)
+    channel_params: bool  # neuron parameters per channel ([C, 1, 1]), not per neuron
+    after_import: str = ""  # what the user must do after the peer's importer
+
+    def beta(self, tau: np.ndarray, dt: float) -> np.ndarray:
+        """The decay per step of a neuron with time constant ``tau``."""
+        ratio = dt / np.asarray(tau, np.float64)
+        return np.exp(-ratio) if self.decay == "exp" else 1.0 - ratio
+
+    def tau(self, beta: np.ndarray, dt: float) -> np.ndarray:
+        """The time constant this flavour writes for ``beta`` (spec: ``beta = 1`` as ``dt * 2**60``;
+        exp: ``beta = 0`` as 0 and ``beta = 1`` as inf)."""
+        beta = np.asarray(beta, np.float64)
+        if self.decay == "exp":
+            log = np.log(np.where((beta > 0) & (beta < 1), beta, 0.5))
+            return np.where(beta <= 0, 0.0, np.where(beta >= 1, np.inf, -dt / log))
+        leak = 1.0 - beta
+        return np.where(leak > 0, dt / np.where(leak > 0, leak, 1.0), dt * NO_LEAK_TAU_STEPS)
+
+    def lif_input_gain(self, tau: np.ndarray, r: np.ndarray, dt: float) -> np.ndarray:
+        """The factor this importer multiplies a LIF/LI node's input by each step."""
+        if self.lif_gain == "one":
+            return np.ones_like(np.asarray(tau, np.float64))
+        r = 1.0 if self.lif_gain == "tau" else np.asarray(r, np.float64)
+        return dt * r / np.asarray(tau, np.float64)
+
+    def if_input_gain(self, r: np.ndarray, dt: float) -> np.ndarray:
+        """The factor this importer multiplies an IF/I node's input by each step."""
+        r = np.asarray(r, np.float64)
+        return np.ones_like(r) if self.if_gain == "one" else dt * r
+
+
+_SINABS_FIX = ("sinabs.from_nir builds LIF layers with spike_fn=MultiSpike and "
+               "reset_fn=MembraneSubtract(); set spike_fn=sinabs.activation.SingleSpike and "
+               "reset_fn=sinabs.activation.MembraneReset() on each of them (NIR cannot say so)")
+_NO_LI = "the readout is a LIF with v_threshold = inf (it never fires): read its membrane"
+
+FLAVORS: dict[str, Flavor] = {f.name: f for f in (
+    Flavor(SPEC, "NIR 1.0.8 specification", None, "euler", "r", "r", ">", "sum", False, True,
+           False, False, False),
+    Flavor("norse", "norse 1.1.0 (norse.torch.from_nir, dt=1e-3)", 1e-3, "euler", "tau", "one",
+           ">", "sum", True, False, False, True, False, _NO_LI + " from the returned state"),
+    Flavor("sinabs", "sinabs 2.0.3 (sinabs.from_nir)", 1.0, "exp", "one", "one", ">=", "sum", True,
+           True, False, False, True, _SINABS_FIX),
+    Flavor("snntorch", "snntorch 1.0.0 (snntorch.import_nir.import_from_nir)", 1e-4, "euler", "r",
+           "r", ">", "avg", True, False, True, False, False, _NO_LI + " (Leaky.mem)"),
+    Flavor("spikingjelly", "spikingjelly 2.0.0 (nir_exchange.import_from_nir, dt=1e-4)", 1e-4,
+           "euler", "r", "r", ">=", "avg", True, False, True, True, False,
+           _NO_LI + " from the returned state"),
+)}
+FLAVOR_NAMES = tuple(FLAVORS)
+
+
+def get_flavor(name: str | None) -> Flavor:
+    """The flavour called ``name`` (None: the spec); unknown names raise :class:`ConfigError`."""
+    flavor = FLAVORS.get(name or SPEC)
+    if flavor is None:
+        raise ConfigError(f"--nir-flavor {name!r} is unknown; choose one of "
+                          f"{', '.join(FLAVOR_NAMES)}")
+    return flavor
+
+
+def nudge_threshold(threshold: np.ndarray, compare: str, toward: str) -> np.ndarray:
+    """Thresholds in float32 that make ``>=`` and ``>`` tests agree exactly.
+
+    For float32 ``v``: ``v > t`` iff ``v >= nextafter(t, +inf)``, so an exporter for a
+    ``>=`` framework writes the next float up (``toward="up"``) and an importer of its
+    files the next float down (``"down"``). ``compare=">"`` leaves ``threshold`` as is.
+
+    >>> t = nudge_threshold(np.array([1.0]), ">=", "up")
+    >>> bool(np.float32(1.0) >= t[0]), bool(np.nextafter(np.float32(1.0), np.float32(2)) >= t[0])
+    (False, True)
+    """
+    if compare == ">":
+        return np.asarray(threshold, np.float64)
+    values = np.asarray(threshold, np.float32)
+    target = np.float32(np.inf if toward == "up" else -np.inf)
+    return np.where(np.isfinite(values), np.nextafter(values, target), values)
