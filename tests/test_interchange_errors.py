@@ -12,6 +12,7 @@ import pytest
 from sastc.backends import EmitInput
 from sastc.backends.nir_export import emit_nir
 from sastc.backends.nir_import import import_nir
+from sastc.backends.nir_reading import NirOptions
 from sastc.backends.onnx_export import emit_onnx
 from sastc.errors import GraphError, InterchangeError
 from sastc.ir.build import graph_from_spec, random_params
@@ -128,7 +129,7 @@ def test_time_constant_shorter_than_dt_is_rejected(tmp_path: Path) -> None:
     nodes, edges = dense_chain({"lif": lif(3, tau=np.full(3, 1e-5))},
                                [("fc", "lif"), ("lif", "output")])
     with expect(InterchangeError, "node 'lif' (LIF)", "tau must be", ">= dt"):
-        import_nir(write_nir(tmp_path / "tau.nir", nodes, edges))
+        import_nir(write_nir(tmp_path / "tau.nir", nodes, edges), NirOptions(dt=1e-4))
 
 
 def test_partial_flatten_is_rejected(tmp_path: Path) -> None:
@@ -143,7 +144,8 @@ def test_gain_without_a_synapse_to_fold_into(tmp_path: Path) -> None:
     nodes = {"input": nir.Input(np.array([3])), "lif": lif(3, r=np.full(3, 20.0)),
              "output": nir.Output(np.array([3]))}
     with expect(InterchangeError, "node 'lif' (LIF)", "Conv2d/Affine/Linear", "'input'"):
-        import_nir(write_nir(tmp_path / "gain.nir", nodes, [("input", "lif"), ("lif", "output")]))
+        import_nir(write_nir(tmp_path / "gain.nir", nodes, [("input", "lif"), ("lif", "output")]),
+                   NirOptions(dt=1e-4))
 
 
 def test_graph_without_input_node(tmp_path: Path) -> None:

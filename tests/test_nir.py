@@ -13,6 +13,7 @@ from sastc.backends import EmitInput
 from sastc.backends.nir_convention import DEFAULT_DT, tau_from_beta
 from sastc.backends.nir_export import emit_nir
 from sastc.backends.nir_import import import_nir
+from sastc.backends.nir_reading import NirOptions
 from sastc.ir.build import graph_from_spec, random_params
 from sastc.ir.graph import Graph
 from sastc.ir.lower import fuse
@@ -161,7 +162,8 @@ def test_input_gain_and_resting_potential_fold_into_the_synapse(tmp_path: Path) 
     nodes = {"out": nir.Output(np.array([5])), "lif": lif, "in": nir.Input(np.array([4])),
              "fc": nir.Affine(weight=weight, bias=bias)}
     edges = [("lif", "out"), ("in", "fc"), ("fc", "lif")]  # any order: sorted on import
-    graph = import_nir(write_nir(tmp_path / "gain.nir", nodes, edges, {"dt": dt}))
+    graph = import_nir(write_nir(tmp_path / "gain.nir", nodes, edges, {"dt": dt}),
+                       NirOptions(reset="zero"))
     assert list(graph.nodes) == ["in", "fc", "lif", "out"]
     gain = dt * r / tau
     np.testing.assert_allclose(graph.nodes["fc"].weight, weight * gain[:, None], rtol=1e-6)
@@ -169,16 +171,23 @@ def test_input_gain_and_resting_potential_fold_into_the_synapse(tmp_path: Path) 
     np.testing.assert_allclose(graph.nodes["lif"].beta, 1 - dt / 4e-3)
     assert "time_bins" not in graph.metadata  # left for the compile step to fill
     assert graph.metadata["nir_import"]["dt"] == dt
+    assert graph.metadata["nir_import"]["from"] == {"dt": "metadata dt", "reset": "--reset"}
 
 
-def test_integrate_and_fire_and_linear_nodes_import(tmp_path: Path) -> None:
+@pytest.mark.parametrize("r, options", [(1e4, NirOptions(reset="zero")),  # dt = 1/r implied
+                                         (1.0, NirOptions("sinabs", "zero")),  # gain 1 per step
+                                         (1.0, NirOptions(reset="zero", dt=1.0))])
+def test_integrate_and_fire_and_linear_nodes_import(r: float, options: NirOptions,
+                                                     tmp_path: Path) -> None:
+    """IF: ``dv/dt = r I``, so a step of ``dt`` adds ``dt r I`` (1 here every way)."""
     nodes = {"in": nir.Input(np.array([3])), "fc": nir.Linear(weight=np.eye(3)),
-             "if": nir.IF(r=np.ones(3), v_threshold=np.full(3, 0.5)),
+             "if": nir.IF(r=np.full(3, r), v_threshold=np.full(3, 0.5)),
              "out": nir.Output(np.array([3]))}
-    graph = import_nir(write_nir(tmp_path / "if.nir", nodes, [("in", "fc"), ("fc", "if"),
-                                                              ("if", "out")]))
+    edges = [("in", "fc"), ("fc", "if"), ("if", "out")]
+    graph = import_nir(write_nir(tmp_path / "if.nir", nodes, edges), options)
     assert isinstance(graph.nodes["if"], LIF) and float(graph.nodes["if"].beta) == 1.0
     assert isinstance(graph.nodes["fc"], Affine) and not graph.nodes["fc"].bias.any()
+    np.testing.assert_array_equal(graph.nodes["fc"].weight, np.eye(3))
     assert isinstance(graph.nodes["in"], Input)
 
 
@@ -200,7 +209,9 @@ def test_snntorch_network_imports_with_the_same_spikes(kind: str, tmp_path: Path
     path = tmp_path / f"snntorch_{kind}.nir"
     nir.write(path, exported)
     sample = frames[:12]
-    ours = FloatSimulator(fuse(import_nir(path)), "hard").run(sample, record=True).records
+    graph = import_nir(path, NirOptions(reset="zero"))  # snnTorch writes no reset mode
+    assert graph.metadata["nir_import"]["dt"] == pytest.approx(1e-4)  # implied: r = tau/dt
+    ours = FloatSimulator(fuse(graph), "hard").run(sample, record=True).records
     theirs = snntorch_spikes(net, sample, torch, snn)
     assert len(ours) == len(theirs)
     for mine, reference in zip(ours, theirs, strict=True):

@@ -29,6 +29,7 @@ class EmitInput:
     qnet: QNet | None = None
     profile: dict[str, Any] = field(default_factory=dict)
     name: str = "model"
+    nir_flavor: str = "spec"  # the NIR emitter's flavour (sastc.backends.nir_flavors)
 
 
 Emitter = Callable[[EmitInput, Path], list[Path]]

@@ -67,11 +67,6 @@ def beta_from_tau(tau: np.ndarray, dt: float) -> np.ndarray:
     return 1.0 - dt / np.asarray(tau, dtype=np.float64)
 
 
-def lif_gain(tau: np.ndarray, r: np.ndarray, dt: float) -> np.ndarray:
-    """Input gain ``dt * r / tau`` of an Euler step, snapped to 1 within float32 rounding."""
-    return snap_to_one(dt * np.asarray(r, np.float64) / np.asarray(tau, np.float64))
-
-
 def snap_to_one(gain: np.ndarray) -> np.ndarray:
     """``gain`` with values within :data:`GAIN_TOLERANCE` of 1 replaced by exactly 1.
 
@@ -83,8 +78,11 @@ def snap_to_one(gain: np.ndarray) -> np.ndarray:
 
 
 def leak_drive(tau: np.ndarray, v_leak: np.ndarray, dt: float) -> np.ndarray:
-    """Constant input per step from a resting potential: ``dt * v_leak / tau``."""
-    return dt * np.asarray(v_leak, np.float64) / np.asarray(tau, np.float64)
+    """Constant input per step from a resting potential: ``dt * v_leak / tau`` (0 where
+    ``v_leak = 0``, whatever ``tau``)."""
+    v_leak = np.asarray(v_leak, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(v_leak == 0.0, 0.0, dt * v_leak / np.asarray(tau, np.float64))
 
 
 def to_h5(value: Any) -> Any:

@@ -1,8 +1,12 @@
 """NIR nodes to sastc IR nodes, one converter per NIR node type (numpy only).
 
 A neuron converter also returns the neuron's input gain ``g`` and constant
-drive ``d`` per step (:mod:`sastc.backends.nir_convention`); the importer
-folds them into the synapse before it: ``I = g * (W x + b) + d``.
+drive ``d`` per step, as the file's flavour runs it
+(:mod:`sastc.backends.nir_flavors`, :mod:`sastc.backends.nir_reading`); the
+importer folds them into the synapse before it: ``I = g * (W x + b) + d``.
+A ``LIF``/``IF`` whose threshold is infinite never fires: it is read as the
+``LI``/``I`` it is (flavours without an ``LI`` node write readouts that way).
+Adding a neuron model is one converter here and one entry in :data:`CONVERTERS`.
 """
 
 from __future__ import annotations
@@ -13,13 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from sastc.backends.nir_convention import (
-    GAIN_TOLERANCE,
-    beta_from_tau,
-    leak_drive,
-    lif_gain,
-    snap_to_one,
-)
+from sastc.backends.nir_convention import GAIN_TOLERANCE, leak_drive, snap_to_one
+from sastc.backends.nir_flavors import nudge_threshold
+from sastc.backends.nir_reading import Reading
 from sastc.errors import GraphError, InterchangeError
 from sastc.ir.nodes import (
     LI,
@@ -79,11 +79,11 @@ def _pair(value: Any, name: str, where: str) -> tuple[int, int]:
     return (values[0], values[-1])
 
 
-def _input(name: str, node: Any, dt: float) -> Converted:
+def _input(name: str, node: Any, reading: Reading) -> Converted:
     return Converted(Input(declared_shape(node, "input") or ()))
 
 
-def _output(name: str, node: Any, dt: float) -> Converted:
+def _output(name: str, node: Any, reading: Reading) -> Converted:
     return Converted(Output(declared_shape(node, "output") or ()))
 
 
@@ -102,7 +102,7 @@ def _conv_padding(node: Any, where: str) -> tuple[int, int]:
     return _pair(padding, "padding", where)
 
 
-def _conv2d(name: str, node: Any, dt: float) -> Converted:
+def _conv2d(name: str, node: Any, reading: Reading) -> Converted:
     where = f"node {name!r} (Conv2d)"
     if _pair(node.dilation, "dilation", where) != (1, 1) or int(np.asarray(node.groups)) != 1:
         raise InterchangeError(f"{where}: only dilation 1 and groups 1 are supported, got "
@@ -113,8 +113,8 @@ def _conv2d(name: str, node: Any, dt: float) -> Converted:
                             _conv_padding(node, where)))
 
 
-def _pool(cls: type[Node]) -> Callable[[str, Any, float], Converted]:
-    def convert(name: str, node: Any, dt: float) -> Converted:
+def _pool(cls: type[Node]) -> Callable[[str, Any, Reading], Converted]:
+    def convert(name: str, node: Any, reading: Reading) -> Converted:
         where = f"node {name!r} ({cls.type_name})"
         if any(_pair(node.padding, "padding", where)):
             raise InterchangeError(f"{where}: padding must be 0, got {node.padding}")
@@ -124,38 +124,44 @@ def _pool(cls: type[Node]) -> Callable[[str, Any, float], Converted]:
     return convert
 
 
-def _flatten(name: str, node: Any, dt: float) -> Converted:
+def _flatten(name: str, node: Any, reading: Reading) -> Converted:
     start, end = int(np.asarray(node.start_dim)), int(np.asarray(node.end_dim))
     shape = declared_shape(node, "input")
     last = len(shape) - 1 if shape else None
-    if start != 0 or end not in (-1, last):
+    starts = (0, -len(shape)) if shape else (0,)  # -ndim: what the batch-safe flavours write
+    if start not in starts or end not in (-1, last):
         raise InterchangeError(f"node {name!r} (Flatten): only flattening every dimension "
-                               f"(start_dim=0, end_dim=-1; NIR shapes have no batch axis) is "
-                               f"supported, got start_dim={start}, end_dim={end}")
+                               f"(start_dim=0 or -ndim, end_dim=-1; NIR shapes have no batch "
+                               f"axis) is supported, got start_dim={start}, end_dim={end}")
     return Converted(Flatten())
 
 
-def _affine(name: str, node: Any, dt: float) -> Converted:
+def _affine(name: str, node: Any, reading: Reading) -> Converted:
     return Converted(Affine(np.asarray(node.weight), np.asarray(node.bias)))
 
 
-def _linear(name: str, node: Any, dt: float) -> Converted:
+def _linear(name: str, node: Any, reading: Reading) -> Converted:
     weight = np.asarray(node.weight)
     return Converted(Affine(weight, np.zeros(weight.shape[0], dtype=np.float32)))
 
 
-def _checked_tau(name: str, node: Any, dt: float) -> np.ndarray:
-    tau = _array(node.tau)
-    if not np.all(np.isfinite(tau)) or np.any(tau < dt * (1.0 - GAIN_TOLERANCE)):
-        raise InterchangeError(f"node {name!r} ({type(node).__name__}): tau must be finite and "
-                               f">= dt = {dt:g} (beta = 1 - dt/tau in [0, 1]), got "
-                               f"min {float(tau.min()):g}")
+def _checked_tau(name: str, node: Any, reading: Reading, dt: float, key: str = "tau"
+                 ) -> np.ndarray:
+    tau = _array(getattr(node, key))
+    if reading.flavor.decay == "exp":  # beta = exp(-dt/tau): tau = 0 and inf are 0 and 1
+        bad, rule = np.isnan(tau) | (tau < 0), ">= 0 (beta = exp(-dt/tau))"
+    else:
+        bad = ~np.isfinite(tau) | (tau < dt * (1.0 - GAIN_TOLERANCE))
+        rule = f"finite and >= dt = {dt:g} (beta = 1 - dt/tau in [0, 1])"
+    if np.any(bad):
+        raise InterchangeError(f"node {name!r} ({type(node).__name__}): {key} must be {rule}, "
+                               f"got {float(tau[bad].flat[0]):g}")
     return tau
 
 
-def _beta(tau: np.ndarray, dt: float) -> np.ndarray:
-    """``1 - dt/tau`` clipped to [0, 1] (``tau`` a float32 rounding below ``dt`` gives 0)."""
-    return np.clip(beta_from_tau(tau, dt), 0.0, 1.0)
+def _beta(reading: Reading, tau: np.ndarray, dt: float) -> np.ndarray:
+    """The flavour's decay, clipped to [0, 1] (a float32 rounding of ``tau = dt`` gives 0)."""
+    return np.clip(reading.flavor.beta(tau, dt), 0.0, 1.0)
 
 
 def _checked_reset(name: str, node: Any) -> None:
@@ -166,46 +172,79 @@ def _checked_reset(name: str, node: Any) -> None:
                                f"{float(reset[reset != 0].flat[0]):g}")
 
 
-def _lif(name: str, node: Any, dt: float) -> Converted:
+def _threshold(reading: Reading, node: Any) -> np.ndarray:
+    """``v_threshold`` for sastc's ``>`` test (one float32 step down for a ``>=`` flavour)."""
+    return np.asarray(nudge_threshold(_array(node.v_threshold), reading.flavor.compare, "down"),
+                      np.float64)
+
+
+def _lif(name: str, node: Any, reading: Reading) -> Converted:
     _checked_reset(name, node)
-    tau = _checked_tau(name, node, dt)
-    neuron = LIF(_compact(_beta(tau, dt)), _compact(_array(node.v_threshold)))
-    return Converted(neuron, lif_gain(tau, node.r, dt), leak_drive(tau, node.v_leak, dt))
+    dt = reading.require_dt(name, "LIF")
+    tau = _checked_tau(name, node, reading, dt)
+    threshold, beta = _threshold(reading, node), _compact(_beta(reading, tau, dt))
+    neuron = LI(beta) if np.all(np.isinf(threshold)) else LIF(beta, _compact(threshold))
+    return Converted(neuron, _lif_gain(reading, tau, node.r, dt), leak_drive(tau, node.v_leak, dt))
 
 
-def _li(name: str, node: Any, dt: float) -> Converted:
-    tau = _checked_tau(name, node, dt)
-    neuron = LI(_compact(_beta(tau, dt)))
-    return Converted(neuron, lif_gain(tau, node.r, dt), leak_drive(tau, node.v_leak, dt))
+def _lif_gain(reading: Reading, tau: np.ndarray, r: Any, dt: float) -> np.ndarray:
+    return snap_to_one(reading.flavor.lif_input_gain(tau, r, dt))
 
 
-def _if(name: str, node: Any, dt: float) -> Converted:
+def _li(name: str, node: Any, reading: Reading) -> Converted:
+    dt = reading.require_dt(name, "LI")
+    tau = _checked_tau(name, node, reading, dt)
+    neuron = LI(_compact(_beta(reading, tau, dt)))
+    return Converted(neuron, _lif_gain(reading, tau, node.r, dt), leak_drive(tau, node.v_leak, dt))
+
+
+def _if_gain(name: str, node: Any, reading: Reading) -> np.ndarray:
+    dt = reading.require_dt(name, type(node).__name__) if reading.flavor.if_gain == "r" else 1.0
+    return snap_to_one(reading.flavor.if_input_gain(node.r, dt))
+
+
+def _if(name: str, node: Any, reading: Reading) -> Converted:
     _checked_reset(name, node)
-    return Converted(LIF(1.0, _compact(_array(node.v_threshold))), snap_to_one(node.r))
+    threshold = _threshold(reading, node)
+    neuron = LI(1.0) if np.all(np.isinf(threshold)) else LIF(1.0, _compact(threshold))
+    return Converted(neuron, _if_gain(name, node, reading))
 
 
-def _integrator(name: str, node: Any, dt: float) -> Converted:
-    return Converted(LI(1.0), snap_to_one(node.r))
+def _integrator(name: str, node: Any, reading: Reading) -> Converted:
+    return Converted(LI(1.0), _if_gain(name, node, reading))
 
 
-CONVERTERS: dict[str, Callable[[str, Any, float], Converted]] = {
+def _cuba_lif(name: str, node: Any, reading: Reading) -> Converted:
+    """Refused: sastc's integer neuron has no synaptic current (yet)."""
+    dt = reading.dt or 1e-4
+    alpha = float(np.median(_beta(reading, _array(node.tau_syn), dt)))
+    raise InterchangeError(
+        f"node {name!r} is a CubaLIF: a LIF neuron driven by a synaptic current "
+        f"(i[t] = alpha i[t-1] + w_in x[t], v[t] = beta v[t-1] + r i[t]; alpha = {alpha:.3g} "
+        f"with dt = {dt:g}; snnTorch Synaptic, Norse LIFCell and Rockpool LIFTorch export this), "
+        "which sastc's integer neuron cannot express yet; it compiles LIF and IF neurons "
+        "(reset to zero) and LI/I readouts; supported node types: "
+        + ", ".join(t for t in CONVERTERS if t != "CubaLIF"))
+
+
+CONVERTERS: dict[str, Callable[[str, Any, Reading], Converted]] = {
     "Input": _input, "Output": _output, "Conv2d": _conv2d, "SumPool2d": _pool(SumPool2d),
     "AvgPool2d": _pool(AvgPool2d), "Flatten": _flatten, "Affine": _affine, "Linear": _linear,
-    "LIF": _lif, "LI": _li, "IF": _if, "I": _integrator,
+    "LIF": _lif, "LI": _li, "IF": _if, "I": _integrator, "CubaLIF": _cuba_lif,
 }
-SUPPORTED_TYPES = tuple(CONVERTERS)
+SUPPORTED_TYPES = tuple(t for t in CONVERTERS if t != "CubaLIF")
 
 
-def convert_node(name: str, node: Any, dt: float, source: str) -> Converted:
+def convert_node(name: str, node: Any, reading: Reading, source: str) -> Converted:
     """The sastc node for NIR node ``name``; unsupported types raise :class:`InterchangeError`."""
     type_name = type(node).__name__
-    if type_name not in CONVERTERS:
+    if type_name not in CONVERTERS:  # CubaLIF has a converter, to say why it is refused
         what = ("a nested subgraph (NIRGraph, e.g. a recurrent snnTorch layer)"
                 if type_name == "NIRGraph" else f"of type {type_name}")
         raise InterchangeError(f"{source}: node {name!r} is {what}, which sastc cannot compile; "
                                f"supported node types: {', '.join(SUPPORTED_TYPES)}")
     try:
-        return CONVERTERS[type_name](name, node, dt)
+        return CONVERTERS[type_name](name, node, reading)
     except GraphError as exc:
         raise GraphError(f"{source}: node {name!r} ({type_name}): {exc}") from exc
     except InterchangeError as exc:

@@ -59,7 +59,8 @@ class Flavor:
 
     def beta(self, tau: np.ndarray, dt: float) -> np.ndarray:
         """The decay per step of a neuron with time constant ``tau``."""
-        ratio = dt / np.asarray(tau, np.float64)
+        with np.errstate(divide="ignore"):  # tau = 0: ratio inf, exp gives beta = 0
+            ratio = dt / np.asarray(tau, np.float64)
         return np.exp(-ratio) if self.decay == "exp" else 1.0 - ratio
 
     def tau(self, beta: np.ndarray, dt: float) -> np.ndarray:

@@ -6,12 +6,14 @@ chain ``Input -> ... -> Output`` of the node types in
 topologically over the edges (a file's node order means nothing), and every
 node's declared input shape is checked against its predecessor's output.
 
-Neurons are converted with ``dt`` from the graph metadata (default ``1e-4``,
-snnTorch's): ``beta = 1 - dt/tau``; the input gain ``dt * r / tau`` and the
-drive ``dt * v_leak / tau`` are folded into the weights and bias of the synapse
-before the neuron. Metadata a foreign file lacks (``time_bins``, ``classes``,
-``input_clip``, ``steepness``) is left out of the graph for the compile step to
-fill from the dataset.
+Neurons are converted as the file's flavour runs them, with the ``dt`` and reset
+mode settled first (:mod:`sastc.backends.nir_reading`: options, then metadata,
+then what the file implies; a graph with spiking neurons and no stated reset is
+refused, and so is reset by subtraction): ``beta = 1 - dt/tau`` (spec); the
+input gain ``dt * r / tau`` and the drive ``dt * v_leak / tau`` are folded into
+the weights and bias of the synapse before the neuron. Metadata a foreign file
+lacks (``time_bins``, ``classes``, ``input_clip``, ``steepness``) is left out of
+the graph for the compile step to fill from the dataset.
 """
 
 from __future__ import annotations
@@ -25,39 +27,36 @@ from typing import Any
 
 import numpy as np
 
-from sastc.backends.nir_convention import (
-    DEFAULT_DT,
-    JSON_KEYS,
-    META_DT,
-    RESTORED_KEYS,
-    from_h5,
-)
+from sastc.backends.nir_convention import JSON_KEYS, RESTORED_KEYS, from_h5
 from sastc.backends.nir_convert import Converted, convert_node, declared_shape
+from sastc.backends.nir_reading import NirOptions, Reading, resolve_reading
 from sastc.errors import GraphError, InterchangeError
 from sastc.ir.graph import Graph
-from sastc.ir.nodes import Affine, Conv2d, Input, Output, Shape
+from sastc.ir.nodes import LIF, Affine, Conv2d, Input, Node, Output, Shape
 
 READ_ERRORS = (OSError, KeyError, ValueError, TypeError, AssertionError, AttributeError)
 
 
-def import_nir(path: str | os.PathLike[str]) -> Graph:
-    """The sastc :class:`Graph` of the NIR file at ``path``."""
+def import_nir(path: str | os.PathLike[str], options: NirOptions | None = None) -> Graph:
+    """The sastc :class:`Graph` of the NIR file at ``path``; ``options`` state what the file
+    does not (flavour, ``dt``, reset mode)."""
     path = Path(path)
     source = str(path)
     nir_graph = read_nir(path)
     metadata = from_h5(dict(nir_graph.metadata or {}))
-    dt = _dt(metadata, source)
-    converted = {name: convert_node(name, node, dt, source)
+    reading = resolve_reading(metadata, nir_graph.nodes, options or NirOptions(), source)
+    converted = {name: convert_node(name, node, reading, source)
                  for name, node in nir_graph.nodes.items()}
     order = chain_order(converted, nir_graph.edges, source)
     shapes = check_shapes(order, nir_graph.nodes, converted, source)
     fold_neuron_inputs(order, converted, shapes, source)
     nodes = {name: converted[name].node for name in order}
+    check_reset(nodes, reading)
     if not isinstance(nodes[order[-1]], Output):
         order.append(_unique("output", nodes))
         nodes[order[-1]] = Output(shapes[order[-2]])
     edges = list(itertools.pairwise(order))
-    return Graph(nodes, edges, _graph_metadata(metadata, path, dt))
+    return Graph(nodes, edges, _graph_metadata(metadata, path, reading))
 
 
 def read_nir(path: Path) -> Any:
@@ -77,15 +76,24 @@ def read_nir(path: Path) -> Any:
     return graph
 
 
-def _dt(metadata: dict[str, Any], source: str) -> float:
-    value = metadata.get(META_DT, DEFAULT_DT)
-    try:
-        dt = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InterchangeError(f"{source}: metadata dt must be a number, got {value!r}") from exc
-    if not np.isfinite(dt) or dt <= 0:
-        raise InterchangeError(f"{source}: metadata dt must be positive, got {dt}")
-    return dt
+def check_reset(nodes: dict[str, Node], reading: Reading) -> None:
+    """Spiking neurons need a stated reset, and sastc compiles reset to zero only."""
+    spiking = [name for name, node in nodes.items() if isinstance(node, LIF)]
+    if not spiking:
+        return
+    if reading.reset is None:
+        raise InterchangeError(
+            f"{reading.source}: the file does not say how its spiking neurons ({', '.join(spiking)}) "
+            "reset after a spike (NIR has no field for it); pass --reset zero if the membrane is "
+            "set to 0 (snnTorch reset_mechanism='zero', Norse, SpikingJelly v_reset=0, Sinabs "
+            "MembraneReset) or --reset subtract if the threshold is subtracted (the default of "
+            "snnTorch Leaky and Sinabs)")
+    if reading.reset == "subtract":
+        raise InterchangeError(
+            f"{reading.source}: node {spiking[0]!r} (LIF) resets by subtraction (--reset "
+            "subtract: v <- v - v_threshold after a spike), which sastc's integer neuron cannot "
+            "express yet; sastc compiles reset to zero (v <- 0): retrain with snnTorch "
+            "reset_mechanism='zero', Sinabs MembraneReset or SpikingJelly v_reset=0")
 
 
 def _adjacency(names: list[str], edges: list[tuple[str, str]], source: str
@@ -221,7 +229,7 @@ def _unique(base: str, taken: dict[str, Any]) -> str:
     return name
 
 
-def _graph_metadata(metadata: dict[str, Any], path: Path, dt: float) -> dict[str, Any]:
+def _graph_metadata(metadata: dict[str, Any], path: Path, reading: Reading) -> dict[str, Any]:
     restored = {key: metadata[key] for key in RESTORED_KEYS if key in metadata}
     for key in JSON_KEYS:
         if isinstance(restored.get(key), str):
@@ -229,6 +237,6 @@ def _graph_metadata(metadata: dict[str, Any], path: Path, dt: float) -> dict[str
                 restored[key] = json.loads(restored[key])
             except json.JSONDecodeError as exc:
                 raise InterchangeError(f"{path}: metadata {key} is not valid JSON ({exc})") from exc
-    restored["nir_import"] = {"file": path.name, "dt": dt,
+    restored["nir_import"] = {"file": path.name, **reading.describe(),
                               "producer": str(metadata.get("producer", "unknown"))}
     return restored
