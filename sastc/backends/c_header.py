@@ -44,12 +44,16 @@ from sastc.targets import runtime_dir
 HEADER_FILE = "model.h"
 ABI_VERSION = 2
 RUNTIME_FILES = ("sastc_rt.h", "sastc_internal.h", "sastc_numerics.h", "sastc_rows.h",
-                 "sastc_synapse.h", "sastc_status.def", "sastc_events.h", "sastc_rt.c",
-                 "sastc_check.c", "sastc_synapse.c", "sastc_neuron.c", "sastc_events.c")
+                 "sastc_synapse.h", "sastc_arm.h", "sastc_status.def", "sastc_events.h",
+                 "sastc_rt.c", "sastc_check.c", "sastc_synapse.c", "sastc_neuron.c",
+                 "sastc_events.c")
+
+
 def _layer_arrays(index: int, layer: QLayer) -> list[str]:
     prefix = f"sastc_l{index}"
-    arrays = [c_array("uint16_t", f"{prefix}_weights",
-                      pack_weights(runtime_weights(layer), layer.weight_bits))]
+    arrays = ["SASTC_ALIGNED_DATA " + c_array("uint16_t", f"{prefix}_weights",
+                                              pack_weights(runtime_weights(layer),
+                                                           layer.weight_bits))]
     arrays.append(c_array("int32_t", f"{prefix}_bias", layer.bias_q.astype(np.int64)))
     if layer.neuron == "lif":
         arrays.append(c_array("int32_t", f"{prefix}_theta", layer.theta_q.astype(np.int64)))

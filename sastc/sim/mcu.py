@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,8 @@ def require_tool(name: str) -> str:
 
 
 def build_firmware(build_dir: Path, mcu: Mcu, output: Path, opt: str = "-O2",
-                   limits: tuple[int, int] | None = None) -> Path:
+                   limits: tuple[int, int] | None = None,
+                   extra_flags: Sequence[str] = ()) -> Path:
     """Cross-compile the firmware for ``build_dir``'s model; ``limits`` = (flash, RAM) bytes
     of a board to link against instead of the machine's memory."""
     gcc = require_tool("arm-none-eabi-gcc")
@@ -93,7 +95,8 @@ def build_firmware(build_dir: Path, mcu: Mcu, output: Path, opt: str = "-O2",
     memory = [] if limits is None else [f"-Wl,--defsym=FLASH_BYTES={limits[0]}",
                                         f"-Wl,--defsym=RAM_BYTES={limits[1]}"]
     sources = [*firmware_sources(Path(build_dir), "io_semihost.c"), mcu_dir() / "startup.c"]
-    command = [gcc, *mcu.cflags, *STRICT_CFLAGS, opt, *defines, *FIT_FLAGS, "-I", str(build_dir),
+    command = [gcc, *mcu.cflags, *STRICT_CFLAGS, opt, *extra_flags, *defines, *FIT_FLAGS,
+               "-I", str(build_dir),
                "-I", str(mcu_dir()), "-nostartfiles", "-L", str(mcu_dir()), "-T",
                mcu.linker_script, *memory, *map(str, sources), "-o", str(output)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -85,6 +85,10 @@ static int synapse_ok(const sastc_layer *layer)
     const uint32_t k = layer->pool;
     if (layer->weight_bits < 2u || layer->weight_bits > 8u || layer->weights == NULL)
         return 0;
+#if defined(SASTC_ARM_DSP)
+    if ((uintptr_t)layer->weights % 4u != 0u) /* sastc_arm.h loads words of two weights */
+        return 0;
+#endif
     if (k < 1u || layer->in_h < k || layer->in_w < k || layer->in_c == 0u || layer->out_c == 0u)
         return 0;
     if (layer->op == SASTC_OP_CONV) {

@@ -20,6 +20,12 @@
 #define SASTC_ALIGN16
 #endif
 
+/* SASTC_ARM_DSP: Armv7E-M kernels (sastc_arm.h) for cores with the DSP extension, unless
+ * built with -DSASTC_NO_ARM_DSP (the portable C then runs there too). */
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(SASTC_NO_ARM_DSP)
+#define SASTC_ARM_DSP 1
+#endif
+
 /* State words per 16-byte boundary: membranes and accumulators start at one. */
 #define SASTC_ALIGN_WORDS 4u
 

@@ -21,6 +21,9 @@
  */
 #include "sastc_internal.h"
 #include "sastc_numerics.h"
+#if defined(SASTC_ARM_DSP)
+#include "sastc_arm.h"
+#endif
 
 #define SASTC_LANES 32u /* neurons per block: the bits of one bitmap word */
 
@@ -43,6 +46,10 @@ typedef struct neuron_params {
     int32_t beta_q, low, high;
     uint32_t leak_shift, frac_bits;
     const int32_t *bias, *theta;
+#if defined(SASTC_ARM_DSP)
+    int arm;                /* the sastc_arm.h block applies (beta >= 1/2, frac <= 14, ...) */
+    int32_t arm_m, arm_scale; /* (beta_q - 2^s) * 2^(32 - s) and 2^frac */
+#endif
 } neuron_params;
 
 /* Bias and threshold + 1 of the channel of each lane of a block (16-byte aligned). */
@@ -50,6 +57,9 @@ typedef struct lane_params {
     int32_t bias[SASTC_LANES];
     int32_t theta1[SASTC_LANES]; /* min(theta_q, 2^30) + 1: u_pre > theta_q iff u_pre >= theta1 */
     int32_t half[8];             /* 2^(leak_shift - 1) (0 for shift 0) in every lane */
+#if defined(SASTC_ARM_DSP)
+    int32_t pairs[2u * SASTC_LANES]; /* bias, clamp(theta_q, -2^30, 2^30) + 1 of each lane */
+#endif
 } lane_params;
 
 static neuron_params params_of(const sastc_layer *layer)
@@ -62,6 +72,15 @@ static neuron_params params_of(const sastc_layer *layer)
     p.high = sastc_saturate_high(layer->membrane_bits);
     p.bias = layer->bias_q;
     p.theta = layer->theta_q;
+#if defined(SASTC_ARM_DSP)
+    p.arm = p.leak_shift >= 1u && p.leak_shift <= 30u && p.frac_bits <= 14u &&
+            layer->membrane_bits <= 30u && p.beta_q >= sastc_half(p.leak_shift) &&
+            p.beta_q <= (int32_t)(1u << p.leak_shift);
+    p.arm_m = p.arm ? (int32_t)((uint32_t)(p.beta_q - (int32_t)(1u << p.leak_shift))
+                                << (32u - p.leak_shift))
+                    : 0;
+    p.arm_scale = (int32_t)(1u << (p.frac_bits <= 14u ? p.frac_bits : 0u));
+#endif
     return p;
 }
 
@@ -143,6 +162,13 @@ SASTC_INLINE uint32_t lif_block_at(int32_t *u, sastc_acc acc, uint32_t n,
                                    const lane_params *lanes, const neuron_params *p, int wide,
                                    int clamp)
 {
+#if defined(SASTC_ARM_DSP)
+    if (!clamp && p->arm)
+        return wide ? sastc_arm_lif_wide(u + n, acc.wide + n, lanes->pairs, p->arm_m,
+                                         p->arm_scale)
+                    : sastc_arm_lif_narrow(u + n, acc.narrow + n, lanes->pairs, p->arm_m,
+                                           p->arm_scale);
+#endif
     return lif_block(u + n, wide ? NULL : acc.narrow + n, wide ? acc.wide + n : NULL, lanes, p,
                      wide, clamp);
 }
@@ -176,11 +202,37 @@ SASTC_INLINE void copy_lanes(int32_t *restrict bias_lanes, int32_t *restrict the
     }
 }
 
+#if defined(SASTC_ARM_DSP)
+/* pairs[2 j] = bias, pairs[2 j + 1] = clamp(theta_q, -2^30, 2^30) + 1 of the channel of lane
+ * j (c0 + j, or j % C): u_pre - theta1 then fits int32 (|u_pre| < 2^29 on this path). */
+static void fill_pairs(lane_params *lanes, const neuron_params *p, uint32_t c0,
+                       uint32_t channels)
+{
+    const int32_t limit = (int32_t)(1u << 30);
+    uint32_t j, c = c0;
+    for (j = 0; j < SASTC_LANES; ++j) {
+        const int32_t theta = p->theta[c];
+        lanes->pairs[2u * j] = p->bias[c];
+        lanes->pairs[2u * j + 1u] = (theta < -limit ? -limit : theta > limit ? limit : theta) + 1;
+        c = c + 1u == channels ? 0u : c + 1u;
+    }
+}
+#endif
+
 /* The lanes of channels c0 .. c0 + 31 (C a multiple of 32), or of channel j % C (C divides
  * 32, c0 = 0). */
-static void fill_lanes(lane_params *lanes, const neuron_params *p, uint32_t c0, uint32_t channels)
+static void fill_lanes(lane_params *lanes, const neuron_params *p, uint32_t c0, uint32_t channels,
+                       int clamp)
 {
     uint32_t j;
+#if defined(SASTC_ARM_DSP)
+    if (p->arm && !clamp) { /* sastc_arm.h reads only the pairs */
+        fill_pairs(lanes, p, c0, channels);
+        return;
+    }
+#else
+    (void)clamp;
+#endif
     if (channels >= SASTC_LANES) {
         copy_lanes(lanes->bias, lanes->theta1, p->bias + c0, p->theta + c0, SASTC_LANES);
     } else {
@@ -217,6 +269,10 @@ SASTC_INLINE void lif_rest(int32_t *u, sastc_acc acc, uint32_t *bitmap, uint32_t
 SASTC_INLINE int sums_zero(sastc_acc acc, uint32_t n, int wide)
 {
     uint32_t j, any = 0;
+#if defined(SASTC_ARM_DSP)
+    if (!wide) /* the 32 int16 sums as 16 words, four at a time */
+        return sastc_arm_words_zero((const sastc_word *)(const void *)(acc.narrow + n), 16u);
+#endif
     if (wide) {
         const int32_t *sums = SASTC_ALIGNED(acc.wide + n);
         for (j = 0; j < 8u; ++j)
@@ -238,8 +294,18 @@ SASTC_INLINE void copy_block(int32_t *restrict to_block, const int32_t *restrict
     int32_t *restrict to = SASTC_ALIGNED(to_block);
     const int32_t *restrict from = SASTC_ALIGNED(from_block);
     uint32_t j;
+#if defined(__arm__)
+    for (j = 0; j < SASTC_LANES; j += 4u) { /* four at a time: loads and stores pair up */
+        const int32_t a = from[j], b = from[j + 1u], c = from[j + 2u], d = from[j + 3u];
+        to[j] = a;
+        to[j + 1u] = b;
+        to[j + 2u] = c;
+        to[j + 3u] = d;
+    }
+#else
     for (j = 0; j < SASTC_LANES; ++j)
         to[j] = from[j];
+#endif
 }
 
 /* Flags of blocks b0 .. b0 + 31 that exist (b < blocks). */
@@ -316,7 +382,7 @@ SASTC_INLINE void lif_layer(const sastc_layer *layer, int32_t *u, sastc_acc acc,
     lane_params lanes SASTC_ALIGN16;
     uint32_t g;
     for (g = 0; g < groups && blocks > 0u; ++g) { /* lanes: channels 32 g + j (mod C) */
-        fill_lanes(&lanes, &p, g * SASTC_LANES, channels);
+        fill_lanes(&lanes, &p, g * SASTC_LANES, channels, clamp);
         lif_blocks(u, acc, bitmap, quiet ? touched : NULL, ref, g, groups, blocks, &lanes, &p,
                    wide, clamp);
     }

@@ -16,6 +16,22 @@
 #define SASTC_ROWS_H
 
 #include "sastc_synapse.h"
+#if defined(SASTC_ARM_DSP)
+#include "sastc_arm.h"
+
+/* A window of `rows` runs of `blocks` 8-bit blocks: run r adds the weights at w - r w_step
+ * to the sums at acc + r acc_step. Out of line, so that the event loops around it keep
+ * their registers through the kernel's fixed ones. */
+SASTC_NOINLINE void sastc_arm_window_i8(int16_t *acc, const uint16_t *w, uint32_t blocks,
+                                        uint32_t rows, uint32_t acc_step, uint32_t w_step)
+{
+    do {
+        sastc_arm_run_i8(acc, w, blocks);
+        acc += acc_step;
+        w -= w_step;
+    } while (--rows != 0u);
+}
+#endif
 
 #define SASTC_BLOCK_WORDS 8u /* words per block: one 16-byte vector */
 #define SASTC_I8_BLOCK 16u   /* 8-bit weights per block */
@@ -50,6 +66,12 @@ SASTC_INLINE void field_pair(int16_t *restrict acc, const uint16_t *restrict w, 
 /* One block of 16 8-bit weights. */
 SASTC_INLINE void block_i8(int16_t *restrict acc, const uint16_t *restrict w, int aligned)
 {
+#if defined(SASTC_ARM_DSP)
+    if (aligned) { /* sums and (checked by sastc_init) weights 4-byte aligned */
+        sastc_arm_block_i8(acc, w);
+        return;
+    }
+#endif
     field_pair(acc, w, 0u, 8u, aligned);
 }
 
@@ -57,6 +79,12 @@ SASTC_INLINE void block_i8(int16_t *restrict acc, const uint16_t *restrict w, in
 SASTC_INLINE void half_i4(int16_t *restrict acc, const uint16_t *restrict w, uint32_t f0,
                           int aligned)
 {
+#if defined(SASTC_ARM_DSP)
+    if (aligned) {
+        sastc_arm_block_i4(acc, w, f0, 2u);
+        return;
+    }
+#endif
     field_pair(acc, w, f0, 4u, aligned);
 }
 
@@ -65,6 +93,12 @@ SASTC_INLINE void block_i4(int16_t *restrict acc, const uint16_t *restrict w, in
 {
     int16_t *restrict a = aligned ? SASTC_ALIGNED(acc) : acc;
     uint32_t k;
+#if defined(SASTC_ARM_DSP)
+    if (aligned) {
+        sastc_arm_block_i4(acc, w, 0u, 4u);
+        return;
+    }
+#endif
     for (k = 0; k < SASTC_BLOCK_WORDS; ++k) {
         a[k] = (int16_t)(a[k] + sastc_field(w[k], 0u, 4u));
         a[k + 8u] = (int16_t)(a[k + 8u] + sastc_field(w[k], 1u, 4u));
@@ -78,6 +112,12 @@ SASTC_INLINE void block_i4(int16_t *restrict acc, const uint16_t *restrict w, in
 SASTC_INLINE void run_i8_blocks(int16_t *acc, const uint16_t *words, uint32_t e, uint32_t n)
 {
     const uint16_t *w = words + e / 2u, *const end = w + n / 2u;
+#if defined(SASTC_ARM_DSP)
+    if (n != 0u) {
+        sastc_arm_run_i8(acc, w, n / SASTC_I8_BLOCK);
+        return;
+    }
+#endif
     if (n % (2u * SASTC_I8_BLOCK) != 0u) { /* 16 sums from 8 words */
         block_i8(acc, w, 1);
         acc += SASTC_I8_BLOCK;
@@ -201,6 +241,13 @@ SASTC_INLINE void sastc_apply_window(const plan *p, const window *win, uint32_t 
     const uint32_t acc_row_step = p->acc_row_step, tap_row_step = p->tap_row_step;
     int16_t *acc = p->acc16 + win->acc_first;
     uint32_t tap = win->tap_first + c * p->channel_step, r;
+#if defined(SASTC_ARM_DSP)
+    if (kind == I8_BLOCKS) { /* whole blocks: run and steps are multiples of 16 weights */
+        sastc_arm_window_i8(acc, p->words + tap / 2u, run / SASTC_I8_BLOCK, win->rows,
+                            acc_row_step, tap_row_step / 2u);
+        return;
+    }
+#endif
     for (r = 0; r < win->rows; ++r, acc += acc_row_step, tap -= tap_row_step)
         sastc_add_run(p, kind, acc, tap, run);
 }

@@ -44,8 +44,16 @@ void sastc_plan_layout(const sastc_model *model, sastc_layout *layout)
 /* state[i] = 0 for i < count. */
 static void zero_words(int32_t *state, uint32_t count)
 {
-    uint32_t i;
-    for (i = 0; i < count; ++i)
+    uint32_t i = 0;
+#if defined(__arm__)
+    for (; i + 4u <= count; i += 4u) { /* four at a time: the stores pair up */
+        state[i] = 0;
+        state[i + 1u] = 0;
+        state[i + 2u] = 0;
+        state[i + 3u] = 0;
+    }
+#endif
+    for (; i < count; ++i)
         state[i] = 0;
 }
 

@@ -40,6 +40,13 @@
 
 #define SASTC_ABI_VERSION 2u
 
+/* model.h puts this before its weight arrays: 16-byte aligned blocks (GCC, Clang). */
+#if defined(__GNUC__)
+#define SASTC_ALIGNED_DATA __attribute__((aligned(16)))
+#else
+#define SASTC_ALIGNED_DATA
+#endif
+
 /* Status codes, generated from the one list in sastc_status.def. */
 typedef enum sastc_status {
 #define SASTC_STATUS(name, value, message) name = value,

@@ -80,6 +80,65 @@ SASTC_INLINE void pixel_events(plan *p, uint32_t c, uint32_t index, uint32_t cou
             event(p, &win, c, kind);
 }
 
+#if defined(__arm__)
+#if defined(__ARM_FEATURE_UNALIGNED) && defined(__GNUC__)
+typedef uint32_t sastc_unaligned_u32 __attribute__((aligned(1), may_alias));
+#endif
+
+/* Four bytes as a little-endian uint32 (one load where the core allows unaligned loads). */
+SASTC_INLINE uint32_t sastc_load_u32(const uint8_t *bytes)
+{
+#if defined(__ARM_FEATURE_UNALIGNED) && defined(__GNUC__) && defined(__ARMEL__)
+    return *(const sastc_unaligned_u32 *)(const void *)bytes;
+#else
+    return (uint32_t)bytes[0] | (uint32_t)bytes[1] << 8 | (uint32_t)bytes[2] << 16 |
+           (uint32_t)bytes[3] << 24;
+#endif
+}
+
+/* Where a plane scan is: the row of pixel `row_start` (rows are followed, not divided out). */
+typedef struct scan_row {
+    uint32_t row, row_start;
+} scan_row;
+
+/* Pixel `index` of channel c (count `count`): min(count, clip) events through its window. */
+SASTC_INLINE void scan_pixel(plan *p, scan_row *at, uint32_t c, uint32_t index, uint32_t count,
+                             uint32_t clip, enum row_kind kind)
+{
+    window win;
+    uint32_t n = count < clip ? count : clip;
+    while (index >= at->row_start + p->in_w) {
+        at->row_start += p->in_w;
+        at->row += 1u;
+    }
+    if (sastc_window(p, at->row, index - at->row_start, &win))
+        for (; n > 0u; --n) /* a count of n is n events */
+            event(p, &win, c, kind);
+}
+
+/* 32-bit cores: every non-zero pixel of the frame [C][H][W], four pixels at a time (bytes
+ * combined into a word: one load where unaligned loads exist). */
+SASTC_INLINE void frame_events(plan *p, const uint8_t *frame, uint32_t plane, uint32_t clip,
+                               enum row_kind kind)
+{
+    const uint32_t low7 = 0x7F7F7F7Fu;
+    uint32_t c, i;
+    for (c = 0; c < p->in_c; ++c, frame += plane) { /* plane c of [C][H][W] */
+        scan_row at = {0u, 0u};
+        for (i = 0; i + 4u <= plane; i += 4u) { /* pixels i..i+3; non-zero ones by ctz */
+            const uint32_t bytes = sastc_load_u32(frame + i);
+            uint32_t nonzero = bytes != 0u ? (((bytes & low7) + low7) | bytes) & ~low7 : 0u;
+            for (; nonzero != 0u; nonzero &= nonzero - 1u) {
+                const uint32_t index = i + (sastc_ctz32(nonzero) >> 3);
+                scan_pixel(p, &at, c, index, frame[index], clip, kind);
+            }
+        }
+        for (; i < plane; ++i) /* the last pixels, one by one */
+            if (frame[i] != 0u)
+                scan_pixel(p, &at, c, i, frame[i], clip, kind);
+    }
+}
+#else
 /* Every non-zero pixel of the frame [C][H][W], skipping eight empty pixels at a time. */
 SASTC_INLINE void frame_events(plan *p, const uint8_t *frame, uint32_t plane, uint32_t clip,
                                enum row_kind kind)
@@ -99,6 +158,7 @@ SASTC_INLINE void frame_events(plan *p, const uint8_t *frame, uint32_t plane, ui
                 pixel_events(p, c, i, frame[i], clip, kind);
     }
 }
+#endif
 
 /* Dense layer without pooling: spike n is input row n, acc[:] += W[n][:]. */
 SASTC_INLINE void row_events(plan *p, const uint32_t *bits, uint32_t words, enum row_kind kind)
