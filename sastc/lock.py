@@ -25,6 +25,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,10 +125,22 @@ def lock_beside(directory: str | os.PathLike[str]) -> Path:
 def claim_folder(directory: str | os.PathLike[str], option: str = "--out") -> Iterator[Path]:
     """Own a run folder (training) for the ``with`` block: created and proven writable, locked
     by ``<directory>/.lock``, and cleared of temporary files that killed writers left."""
+    created = not Path(directory).exists()
     directory = ensure_writable_dir(directory, option)
-    with output_lock(directory / LOCK_NAME, f"{option} {directory}"):
-        clean_stale(directory)
-        yield directory
+    try:
+        with output_lock(directory / LOCK_NAME, f"{option} {directory}"):
+            clean_stale(directory)
+            yield directory
+    except BaseException:
+        if created:
+            _remove_if_empty(directory)  # a run that failed before writing leaves nothing
+        raise
+
+
+def _remove_if_empty(directory: Path) -> None:
+    """Remove ``directory`` when it holds no file at any depth (only empty folders)."""
+    if not any(path.is_file() for path in directory.rglob("*")):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -170,6 +170,8 @@ def train(config: TrainConfig, resume: bool = False, log: Log = print) -> dict[s
     dist = distributed.setup(config.device)
     try:  # rank 0 owns the run folder (lock, writability, stale temporary files)
         with claim_folder(config.out_dir) if dist.is_main else contextlib.nullcontext():
+            if config.rho == AUTO:  # bad data fails here, before any pilot starts
+                log(describe_splits(load_training_data(config, config.progress and dist.is_main)))
             config, search = resolve_rho(config, _train_pilot, log)
             metrics = _train(config, resume, log, dist, search)
     finally:
