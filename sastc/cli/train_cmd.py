@@ -77,7 +77,7 @@ def default_out(config: TrainConfig) -> str:
                    "validation split.")
 @click.option("--search-budget", type=float, default=None,
               help="--rho auto: the pilots' gradient evaluations as a fraction of the main "
-                   "run's (default 0.5).")
+                   "run's (default 1).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Run directory (default runs/<dataset>-<mode>-<time>).")

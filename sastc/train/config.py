@@ -38,7 +38,7 @@ class TrainConfig:
     steepness: float | str = 5.0   # a number, or "auto" (sastc.train.steepness)
     mode: str = "sast"
     rho: float | str | None = None   # a number, or "auto" (sastc.train.search)
-    search_budget: float = 0.5       # --rho auto: pilots' share of the main run's evaluations
+    search_budget: float = 1.0       # --rho auto: pilots' share of the main run's evaluations
     sam_batch: str = "independent"
     compute_matched: bool = False
     epochs: int = 8

@@ -43,7 +43,13 @@ from sastc.train.evaluate import evaluate
 from sastc.train.model import SpikingNet, init_weights
 from sastc.train.sam import SAM
 from sastc.train.search import resolve_rho
-from sastc.train.selection import is_new_best, selection_line, snapshot, validation_metrics
+from sastc.train.selection import (
+    is_new_best,
+    selection_line,
+    snapshot,
+    validation_metrics,
+    validation_score,
+)
 from sastc.train.steepness import AUTO, steepness_for_epoch
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -251,6 +257,8 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist,
                  "seconds": result.seconds, "steps": result.steps,
                  "grad_evals": result.grad_evals, "lr": run.scheduler.get_last_lr()[0],
                  "steepness": run.model.spec.steepness, **metrics}
+        if data.val is not None:
+            entry["val_hard_score"] = validation_score([*run.history, entry])
         run.history.append(entry)
         if is_new_best(entry, run.best):
             run.best = snapshot(run.model, entry)

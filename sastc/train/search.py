@@ -2,13 +2,15 @@
 
 Each candidate radius (``RHO_CANDIDATES``; 0 is the surrogate baseline, so the
 search may find that SAM does not pay on this data) trains a short pilot run with
-the run's own settings, compressed to ``pilot_epochs`` (the steepness schedule
-included), and the radius whose pilot reaches the best validation hard-spike
-accuracy wins (ties: the smaller validation gap, then the larger radius). The
-pilots together spend at most ``--search-budget`` times the gradient evaluations
-of the main run:
+the run's own settings (the steepness schedule compressed to the pilot's length),
+and the radius whose pilot's kept epoch scores best on the validation split wins
+(``sastc.train.selection``; ties: the smaller validation gap, then the larger
+radius). Every pilot gets the same gradient evaluations, as the main run compares
+SAST with a compute-matched baseline: SAM pilots ``p`` epochs, the rho-0 pilot
+``2p``. Together they spend at most ``--search-budget`` times the main run's
+gradient evaluations (``2 E`` epochs' worth):
 
-    pilot_epochs = floor(budget * 2 E / sum_c g_c),   g_c = 2 if rho_c > 0 else 1
+    p = floor(budget * 2 E / (2 * number of candidates))
 
 Pilots are ordinary runs under ``<out>/search/``, so an interrupted search resumes
 and every pilot can be inspected; ``search.json`` records the choice and the
@@ -16,8 +18,8 @@ gradient evaluations spent. When the search finds that SAM does not pay on this
 data (rho 0 wins), the main run spends the same gradient evaluations SAST would
 have, on twice the epochs (a compute-matched surrogate run).
 
->>> pilot_epochs(40, 0.5, RHO_CANDIDATES)
-5
+>>> pilot_epochs(40, 1.0, RHO_CANDIDATES)
+10
 """
 
 from __future__ import annotations
@@ -42,9 +44,8 @@ Trainer = Callable[[TrainConfig], dict[str, Any]]
 
 
 def pilot_epochs(epochs: int, budget: float, candidates: tuple[float, ...]) -> int:
-    """Epochs per pilot so that all pilots spend ``budget`` x the main run's evaluations."""
-    per_epoch = sum(2 if rho > 0 else 1 for rho in candidates)
-    return max(1, math.floor(budget * 2 * epochs / per_epoch))
+    """Epochs of a SAM pilot (the rho-0 pilot runs twice as many) within ``budget``."""
+    return max(1, math.floor(budget * 2 * epochs / (2 * len(candidates))))
 
 
 def pilot_config(config: TrainConfig, rho: float, epochs: int) -> TrainConfig:
@@ -64,11 +65,10 @@ def run_search(config: TrainConfig, train_pilot: Trainer, log: Log) -> dict[str,
     epochs = pilot_epochs(config.epochs, config.search_budget, RHO_CANDIDATES)
     results = []
     for rho in RHO_CANDIDATES:
-        pilot = pilot_config(config, rho, epochs)
-        log(f"rho search: pilot rho {rho:g} ({epochs} epoch{'s' * (epochs > 1)}) -> "
-            f"{pilot.out_dir}")
+        pilot = pilot_config(config, rho, epochs if rho > 0 else 2 * epochs)
+        log(f"rho search: pilot rho {rho:g} ({pilot.epochs} epochs) -> {pilot.out_dir}")
         metrics = train_pilot(pilot)
-        results.append({"rho": rho, "val_hard_accuracy": metrics["val_hard_accuracy"],
+        results.append({"rho": rho, "val_hard_accuracy": metrics["val_hard_score"],
                         "val_transfer_gap": metrics["val_transfer_gap"],
                         "grad_evals": metrics["run_grad_evals"]})
         log(f"rho search: pilot rho {rho:g}: validation hard {metrics['val_hard_accuracy']:.1f}%"
@@ -99,4 +99,5 @@ def resolve_rho(config: TrainConfig, train_pilot: Trainer, log: Log
 def search_line(record: dict[str, Any]) -> str:
     scores = ", ".join(f"{r['rho']:g}: {r['val_hard_accuracy']:.1f}%" for r in record["results"])
     return (f"rho search: chose rho {record['rho']:g} by validation hard accuracy ({scores}; "
-            f"{record['pilot_epochs']} epoch(s) each, {record['grad_evals']} gradient evaluations)")
+            f"pilots of {record['pilot_epochs']} SAM epochs, {record['grad_evals']} gradient "
+            f"evaluations)")

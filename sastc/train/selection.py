@@ -1,16 +1,23 @@
 """Which epoch's weights a run keeps: the best on the validation split, with hard spikes.
 
 Deployment runs hard spikes, so the kept checkpoint is the epoch with the highest
-validation hard-spike accuracy; ties go to the smaller validation transfer gap
-``|surrogate - hard|``, then to the later epoch. Without a validation split the
-last epoch is kept. The test split never takes part in the choice.
+validation hard-spike accuracy, averaged over that epoch and the two before it:
+
+    score(e) = mean(val_hard[max(1, e - 2) .. e])
+
+A validation split of a few dozen samples moves by a few points from one epoch to the
+next by chance; the trailing mean keeps one lucky epoch from being chosen over a
+stretch of good ones. Ties go to the smaller validation transfer gap
+``|surrogate - hard|`` of the epoch itself, then to the later epoch. Without a
+validation split the last epoch is kept. The test split never takes part.
 
 >>> history = [{"epoch": 1, "val_hard_accuracy": 80.0, "val_transfer_gap": 5.0},
-...            {"epoch": 2, "val_hard_accuracy": 90.0, "val_transfer_gap": 3.0},
-...            {"epoch": 3, "val_hard_accuracy": 90.0, "val_transfer_gap": 1.0},
-...            {"epoch": 4, "val_hard_accuracy": 85.0, "val_transfer_gap": 0.0}]
->>> best_epoch(history)
-3
+...            {"epoch": 2, "val_hard_accuracy": 85.0, "val_transfer_gap": 3.0},
+...            {"epoch": 3, "val_hard_accuracy": 70.0, "val_transfer_gap": 1.0},
+...            {"epoch": 4, "val_hard_accuracy": 90.0, "val_transfer_gap": 0.0},
+...            {"epoch": 5, "val_hard_accuracy": 90.0, "val_transfer_gap": 2.0}]
+>>> with_scores(history)[-1]["val_hard_score"], best_epoch(history)
+(83.33333333333333, 5)
 >>> best_epoch([{"epoch": 1}, {"epoch": 2}])
 2
 """
@@ -42,16 +49,31 @@ def validation_metrics(model: SpikingNet, val: FrameSet, device: str | torch.dev
             "val_transfer_gap": accuracies["surrogate"] - accuracies["hard"]}
 
 
+SMOOTHING = 3
+
+
+def validation_score(history: list[dict[str, Any]]) -> float:
+    """The trailing mean of validation hard accuracy ending at the last entry."""
+    recent = [entry["val_hard_accuracy"] for entry in history[-SMOOTHING:]]
+    return float(np.mean(recent))
+
+
+def with_scores(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``history`` with ``val_hard_score`` on every entry that has validation metrics."""
+    return [{**entry, "val_hard_score": validation_score(history[:i + 1])}
+            if "val_hard_accuracy" in entry else entry for i, entry in enumerate(history)]
+
+
 def selection_key(entry: dict[str, Any]) -> tuple[float, float, int]:
-    """Larger is better: validation hard accuracy, then a small gap, then a later epoch."""
-    if "val_hard_accuracy" not in entry:
+    """Larger is better: the validation score, then a small gap, then a later epoch."""
+    if "val_hard_score" not in entry:
         return (0.0, 0.0, int(entry["epoch"]))
-    return (entry["val_hard_accuracy"], -abs(entry["val_transfer_gap"]), int(entry["epoch"]))
+    return (entry["val_hard_score"], -abs(entry["val_transfer_gap"]), int(entry["epoch"]))
 
 
 def best_epoch(history: list[dict[str, Any]]) -> int:
     """The epoch (1-based) whose weights the run keeps."""
-    return int(max(history, key=selection_key)["epoch"])
+    return int(max(with_scores(history), key=selection_key)["epoch"])
 
 
 def is_new_best(entry: dict[str, Any], best: dict[str, Any] | None) -> bool:
@@ -70,5 +92,6 @@ def selection_line(best: dict[str, Any], total: int, has_val: bool) -> str:
     if not has_val:
         return f"kept epoch {best['epoch']}/{total} (the last; no validation split)"
     return (f"kept epoch {best['epoch']}/{total}: best validation hard-spike accuracy "
-            f"{metrics['val_hard_accuracy']:.1f}% (gap {metrics['val_transfer_gap']:+.1f}), "
-            f"the spike function deployment runs")
+            f"{metrics['val_hard_accuracy']:.1f}% (mean of the last {SMOOTHING} epochs "
+            f"{metrics['val_hard_score']:.1f}%, gap {metrics['val_transfer_gap']:+.1f}), the "
+            f"spike function deployment runs")
