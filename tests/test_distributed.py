@@ -13,7 +13,8 @@ from sastc.train.checkpoint import load_checkpoint
 
 TINY = ["--synthetic", "n_train=64", "--synthetic", "n_test=16", "--synthetic", "resolution=16",
         "--synthetic", "num_classes=4", "-T", "6", "--arch", "conv(4, 3, stride=2) dense(8) readout",
-        "--epochs", "1", "--batch-size", "16", "--rho", "0.2", "--lr", "5e-3", "--no-progress"]
+        "--epochs", "1", "--batch-size", "16", "--rho", "0.2", "--lr", "5e-3", "--no-progress",
+        "--val-fraction", "0"]
 
 
 def _run(command: list[str], tmp_path: Path) -> None:
