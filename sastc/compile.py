@@ -15,6 +15,7 @@ from typing import Any
 
 from sastc.atomic import atomic_directory, write_text_atomic
 from sastc.backends import EmitInput, get_emitter
+from sastc.backends.nir_flavors import get_flavor
 from sastc.data import DATASETS
 from sastc.data.base import FrameSet
 from sastc.data.recorded import load_recorded_frames, merge_data_options
@@ -28,6 +29,7 @@ from sastc.resources import check_compile
 from sastc.sim.compare import compare
 from sastc.targets import load_board, load_target
 
+OPTION_NAMES = {"flavor": "source-flavor", "reset": "reset", "dt": "dt"}
 REPORT_FILE = "report.json"
 SUMMARY_FILE = "summary.txt"
 
@@ -47,6 +49,8 @@ class CompileOptions:
     emit: tuple[str, ...] = ()
     verify: bool = True
     progress: bool = True
+    nir_flavor: str = "spec"  # the flavour of NIR files written (sastc.backends.nir_flavors)
+    nir_source: dict[str, Any] = field(default_factory=dict)  # flavor, reset, dt of a .nir SOURCE
 
 
 def compile_model(source: str | Path, options: CompileOptions, log: Log = print) -> dict[str, Any]:
@@ -60,7 +64,8 @@ def _compile(source: str | Path, options: CompileOptions, log: Log) -> dict[str,
     started = time.perf_counter()
     target = load_target(options.target)
     profile = target.profile.with_weight_bits(options.weight_bits)
-    graph, data = load_source(Path(source), options.data)
+    graph, data = load_source(Path(source), options.data, options.nir_source)
+    get_flavor(options.nir_flavor)  # an unknown flavour fails before any work
     check_compile(graph, data, _calibrates(profile.passes, options), options.calib_samples,
                   options.verify)
     board = load_board(options.board) if options.board else None
@@ -70,9 +75,10 @@ def _compile(source: str | Path, options: CompileOptions, log: Log) -> dict[str,
     run_passes(ctx)
     emitters = list(dict.fromkeys([*target.emitters, *options.emit]))
     numerics = dict(profile.numerics or {})
-    model = EmitInput(graph, ctx.float_net, ctx.qnet, numerics, "model")
+    model = EmitInput(graph, ctx.float_net, ctx.qnet, numerics, "model", options.nir_flavor)
     report = {"source": str(source), "target": target.name, "profile": profile.name,
-              "numerics": numerics, "emitters": emitters, "dataset": data, **ctx.report}
+              "numerics": numerics, "emitters": emitters, "dataset": data, **ctx.report,
+              **_nir_report(graph, options, emitters)}
     with atomic_directory(options.out_dir) as staging:
         report["files"] = [p.name for e in emitters for p in get_emitter(e)(model, staging)]
         if options.verify:
@@ -93,13 +99,29 @@ def _plain(value: Any) -> Any:
     return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
-def load_source(path: Path, overrides: dict[str, Any]) -> tuple[Graph, dict[str, Any]]:
-    """The float graph of a checkpoint or NIR file, and the dataset options to use with it."""
+def _nir_report(graph: Graph, options: CompileOptions, emitters: list[str]) -> dict[str, Any]:
+    """How a .nir source was read, and the flavour of NIR files written."""
+    report: dict[str, Any] = {}
+    if "nir_import" in graph.metadata:
+        report["nir_source"] = graph.metadata["nir_import"]
+    if "nir" in emitters:
+        report["nir_flavor"] = options.nir_flavor
+    return report
+
+
+def load_source(path: Path, overrides: dict[str, Any], nir_source: dict[str, Any] | None = None
+                ) -> tuple[Graph, dict[str, Any]]:
+    """The float graph of a checkpoint or NIR file, and the dataset options to use with it;
+    ``nir_source``: ``flavor``, ``reset``, ``dt`` stated for a NIR file."""
     if not path.exists():
         raise CompileError(f"{path}: no such file (expected a checkpoint from 'sastc train' "
                            "or a .nir file)")
     if path.suffix == ".nir":
-        return _from_nir(path, overrides)
+        return _from_nir(path, overrides, nir_source or {})
+    stated = [key for key, value in (nir_source or {}).items() if value is not None]
+    if stated:
+        raise ConfigError(f"{path}: --{', --'.join(OPTION_NAMES[k] for k in stated)} apply to "
+                          ".nir sources only (a checkpoint records its own neuron model)")
     from sastc.train.export import checkpoint_graph
 
     graph, recorded = checkpoint_graph(path)
@@ -109,16 +131,20 @@ def load_source(path: Path, overrides: dict[str, Any]) -> tuple[Graph, dict[str,
     return graph, data
 
 
-def _from_nir(path: Path, overrides: dict[str, Any]) -> tuple[Graph, dict[str, Any]]:
-    from sastc.backends.nir_import import import_nir
+def _from_nir(path: Path, overrides: dict[str, Any], nir_source: dict[str, Any]
+              ) -> tuple[Graph, dict[str, Any]]:
+    """The graph of a NIR file, read with the stated flavour, reset and dt (see
+    :mod:`sastc.backends.nir_reading`); what it lacks comes from the dataset."""
+    from sastc.backends.nir_import import import_nir, read_metadata
+    from sastc.backends.nir_reading import NirOptions
 
-    graph = import_nir(path)
     data = merge_data_options({}, overrides)
+    if data["name"] is None and not {"time_bins", "classes"} <= set(read_metadata(path)):
+        raise ConfigError(f"{path}: the NIR file does not record time_bins and classes; "
+                          "pass --dataset (and --data-dir) so sastc can take them from the data")
+    graph = import_nir(path, NirOptions(**nir_source))
     meta = graph.metadata
     if data["name"] is None:
-        if "time_bins" not in meta or "classes" not in meta:
-            raise ConfigError(f"{path}: the NIR file does not record time_bins and classes; "
-                              "pass --dataset (and --data-dir) so sastc can take them from the data")
         return graph, data
     info = DATASETS.get(data["name"])
     if info is None:

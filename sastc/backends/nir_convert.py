@@ -216,12 +216,12 @@ def _integrator(name: str, node: Any, reading: Reading) -> Converted:
 
 def _cuba_lif(name: str, node: Any, reading: Reading) -> Converted:
     """Refused: sastc's integer neuron has no synaptic current (yet)."""
-    dt = reading.dt or 1e-4
-    alpha = float(np.median(_beta(reading, _array(node.tau_syn), dt)))
+    tau_syn = float(np.median(_array(node.tau_syn)))
     raise InterchangeError(
         f"node {name!r} is a CubaLIF: a LIF neuron driven by a synaptic current "
-        f"(i[t] = alpha i[t-1] + w_in x[t], v[t] = beta v[t-1] + r i[t]; alpha = {alpha:.3g} "
-        f"with dt = {dt:g}; snnTorch Synaptic, Norse LIFCell and Rockpool LIFTorch export this), "
+        f"(i[t] = alpha i[t-1] + w_in x[t], v[t] = beta v[t-1] + r i[t], the current decaying "
+        f"with tau_syn = {tau_syn:g}; snnTorch Synaptic, Norse LIFCell and Rockpool LIFTorch "
+        "export this), "
         "which sastc's integer neuron cannot express yet; it compiles LIF and IF neurons "
         "(reset to zero) and LI/I readouts; supported node types: "
         + ", ".join(t for t in CONVERTERS if t != "CubaLIF"))

@@ -59,6 +59,11 @@ def import_nir(path: str | os.PathLike[str], options: NirOptions | None = None) 
     return Graph(nodes, edges, _graph_metadata(metadata, path, reading))
 
 
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The graph metadata of the NIR file at ``path``, as plain Python values."""
+    return from_h5(dict(read_nir(Path(path)).metadata or {}))
+
+
 def read_nir(path: Path) -> Any:
     """``nir.read`` without nir's type check; any failure is an :class:`InterchangeError`."""
     import nir
@@ -162,10 +167,13 @@ def _type(node: Converted) -> str:
     return node.node.type_name
 
 
-def _fits(declared: Shape, actual: Shape) -> bool:
-    """Same shape, or a flat declared input of the same size (dense layers flatten)."""
+def _fits(declared: Shape, actual: Shape, node: Converted) -> bool:
+    """Same shape, or a flat declared input of the same size (dense layers flatten); an
+    ``Output`` may declare a leading batch axis of 1 (nirtorch's ``extract_nir_graph``, used by
+    Norse's and Rockpool's exporters, writes one)."""
     same_size = int(np.prod(declared)) == int(np.prod(actual))
-    return tuple(declared) == tuple(actual) or (len(declared) == 1 and same_size)
+    batch = isinstance(node.node, Output) and tuple(declared) == (1, *actual)
+    return tuple(declared) == tuple(actual) or (len(declared) == 1 and same_size) or batch
 
 
 def check_shapes(order: list[str], nir_nodes: dict[str, Any], converted: dict[str, Converted],
@@ -177,7 +185,7 @@ def check_shapes(order: list[str], nir_nodes: dict[str, Any], converted: dict[st
         pair = (f"node {prev!r} ({_type(converted[prev])}) outputs shape {actual} but node "
                 f"{name!r} ({_type(node)})")
         declared = declared_shape(nir_nodes[name], "input")
-        if declared is not None and not _fits(declared, actual):
+        if declared is not None and not _fits(declared, actual, node):
             raise GraphError(f"{source}: {pair} expects input shape {declared}")
         try:
             shapes[name] = node.node.out_shape(actual)

@@ -58,10 +58,10 @@ class Reading:
         """``dt``, or an :class:`InterchangeError` naming ``--dt`` when it is not known."""
         if self.dt is None:
             raise InterchangeError(
-                f"{self.source}: node {node!r} ({type_name}) needs the time step dt, which the "
-                "file does not record (no 'dt' metadata) nor imply (its neurons have r = 1); "
-                "pass --dt SECONDS, the step the network was simulated with (Norse 1e-3, "
-                "snnTorch and SpikingJelly 1e-4), or --source-flavor")
+                f"node {node!r} ({type_name}) needs the time step dt, which the file does not "
+                "record (no 'dt' metadata) nor imply (its neurons have r = 1); pass "
+                "--source-flavor norse|sinabs|snntorch|spikingjelly naming the framework that "
+                "wrote it, or --dt SECONDS for a file that follows the NIR spec")
         return self.dt
 
     def describe(self) -> dict[str, Any]:

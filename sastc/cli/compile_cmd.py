@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
 
+from sastc.backends.nir_flavors import FLAVOR_NAMES
 from sastc.cli.options import collect_data_options, data_options, threads_option
 from sastc.threads import configure as configure_threads
+
+NIR_SOURCE_OPTIONS = {"flavor": "source_flavor", "reset": "reset", "dt": "dt"}
+
+
+def nir_options(function: Callable) -> Callable:
+    """``--nir-flavor`` (NIR written) and ``--source-flavor --reset --dt`` (a .nir SOURCE)."""
+    decorators = [
+        click.option("--nir-flavor", type=click.Choice(FLAVOR_NAMES), default="spec",
+                     show_default=True,
+                     help="NIR files written (--target nir, --emit nir): the spec, or for that "
+                          "framework's own importer (docs/interchange.md)."),
+        click.option("--source-flavor", type=click.Choice(FLAVOR_NAMES), default=None,
+                     help=".nir SOURCE: the framework whose reading of NIR neurons applies "
+                          "(default: the file's metadata, else spec)."),
+        click.option("--reset", type=click.Choice(["zero", "subtract"]), default=None,
+                     help=".nir SOURCE: how its spiking neurons reset, where the file does not "
+                          "say."),
+        click.option("--dt", type=float, default=None,
+                     help=".nir SOURCE: its time step in seconds, where the file does not say."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
 
 
 @click.command("compile")
@@ -30,6 +55,7 @@ from sastc.threads import configure as configure_threads
 @click.option("--emit", default="", help="Extra emitters, comma-separated (npz, c-header, nir, onnx).")
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="Simulate float and integer models on the test split and report.")
+@nir_options
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -45,7 +71,8 @@ def compile_command(source: str, target: str, out_dir: str, board: str | None,
     options = CompileOptions(target, out_dir, collect_data_options(kwargs), board, weight_bits,
                              calibrate, calibrate_method, calib_samples,
                              tuple(e.strip() for e in emit.split(",") if e.strip()), verify,
-                             progress)
+                             progress, kwargs.pop("nir_flavor"),
+                             {key: kwargs.pop(option) for key, option in NIR_SOURCE_OPTIONS.items()})
     report = compile_model(source, options, log=lambda line: click.echo(line, err=True))
     click.echo(json.dumps(report, indent=2, default=str) if as_json else summary_text(report))
 
