@@ -98,7 +98,7 @@ def measure(qnet: QNet, emit_input: EmitInput, frames: np.ndarray, opt: str,
     simulator = IntegerSimulator(qnet)
     counter = simulator.synops_counter()
     simulator.run(frames, synops=counter)
-    synops = counter.result().total_effective * frames.shape[0]
+    synops = counter.result().total_event_weighted * frames.shape[0]
     with tempfile.TemporaryDirectory() as tmp:
         build = Path(tmp)
         emit_c_header(emit_input, build)

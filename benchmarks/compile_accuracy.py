@@ -36,11 +36,11 @@ def compile_one(checkpoint: str, target: str, calibrate: bool, data_dir: str | N
     return {"checkpoint": checkpoint, "target": target, "calibrated": calibrate,
             **{k: result[k] for k in KEYS}, "samples": result["samples"],
             "int_minus_surrogate": result["int_accuracy"] - result["surrogate_accuracy"],
-            "synops_int": result["synops_int"]["Effective_ACs"],
-            "synops_float": result["synops_float"]["Effective_ACs"],
-            "synops_int_per_layer": {k: v["Effective_ACs"]
+            "synops_int": result["synops_int"]["event_weighted"]["ACs"],
+            "synops_float": result["synops_float"]["event_weighted"]["ACs"],
+            "synops_int_per_layer": {k: v["event_weighted"]["ACs"]
                                      for k, v in result["synops_int"]["per_layer"].items()},
-            "synops_float_per_layer": {k: v["Effective_ACs"]
+            "synops_float_per_layer": {k: v["event_weighted"]["ACs"]
                                        for k, v in result["synops_float"]["per_layer"].items()},
             "spike_agreement": result["spike_agreement"],
             "decision_flips": result["decision_flips"],

@@ -121,17 +121,18 @@ def plot_corruptions(reports: dict[str, Sequence[dict[str, Any]]], path: str | P
 
 
 def plot_synops(per_layer: dict[str, dict[str, dict[str, float]]], path: str | Path) -> Path:
-    """Grouped bars of Effective_ACs per layer, one group per model (e.g. float-hard, int)."""
+    """Grouped bars of event-weighted ACs per layer (``sastc.sim.synops``), one group per model
+    (e.g. float-hard, int)."""
     fig, axes = _figure(1, 6.5, 4.0)
     ax = axes[0, 0]
     models = list(per_layer)
     layers = list(next(iter(per_layer.values())))
     width = 0.8 / max(len(models), 1)
     for i, model in enumerate(models):
-        values = [per_layer[model][layer]["Effective_ACs"] for layer in layers]
+        values = [per_layer[model][layer]["event_weighted"]["ACs"] for layer in layers]
         ax.bar(np.arange(len(layers)) + i * width, values, width, label=model)
     ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, layers)
-    ax.set(ylabel="Effective ACs per sample", title="Synaptic operations per layer")
+    ax.set(ylabel="event-weighted ACs per sample", title="Synaptic operations per layer")
     ax.legend()
     return _save(fig, path)
 

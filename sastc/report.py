@@ -36,21 +36,38 @@ def decision_lines(result: dict[str, Any], label_width: int = 29) -> list[str]:
 
 
 def synops_lines(result: dict[str, Any]) -> list[str]:
-    """Per-layer Effective_ACs of float-hard and integer models, and spike agreement."""
-    float_ops = result["synops_float"]
-    int_ops = result.get("synops_int")
-    agreement = result.get("spike_agreement", {})
-    lines = [f"  {'layer':<12}{'float-hard ACs':>16}{'integer ACs':>16}{'Dense':>14}"
-             f"{'spike agreement':>18}"]
-    for name, ops in float_ops["per_layer"].items():
-        int_value = f"{int_ops['per_layer'][name]['Effective_ACs']:,.0f}" if int_ops else "-"
-        agree = f"{100 * agreement[name]:.3f}%" if name in agreement else "-"
-        lines.append(f"  {name:<12}{ops['Effective_ACs']:>16,.0f}{int_value:>16}"
-                     f"{ops['Dense']:>14,.0f}{agree:>18}")
-    total_int = f"{int_ops['Effective_ACs']:,.0f}" if int_ops else "-"
-    lines.append(f"  {'total':<12}{float_ops['Effective_ACs']:>16,.0f}{total_int:>16}"
-                 f"{float_ops['Dense']:>14,.0f}")
+    """Per-layer SynOps of the float-hard and (if any) integer models in both conventions,
+    and the spike agreement between them."""
+    models = {"float-hard": result["synops_float"]}
+    if result.get("synops_int"):
+        models["integer"] = result["synops_int"]
+    return synops_table(models, result.get("spike_agreement", {}))
+
+
+def synops_table(models: dict[str, dict[str, Any]], agreement: dict[str, float] | None = None
+                 ) -> list[str]:
+    """SynOps per sample as text: per layer and model, NeuroBench's ``Effective_ACs``,
+    ``Effective_MACs`` and ``Dense``, and the event-weighted ACs (``sastc.sim.synops``);
+    ``agreement``: spike agreement per layer, shown on the last model's row."""
+    agreement = agreement or {}
+    lines = [f"  {'':<24}{'neurobench':-^43}  {'event_weighted':>14}",
+             f"  {'layer':<12}{'model':<12}{'Effective_ACs':>15}{'Effective_MACs':>16}"
+             f"{'Dense':>12}  {'ACs':>14}" + ("   spike agreement" if agreement else "")]
+    layers = list(next(iter(models.values()))["per_layer"])
+    for name in [*layers, "total"]:
+        for i, (model, ops) in enumerate(models.items()):
+            counts = ops if name == "total" else ops["per_layer"][name]
+            last = i == len(models) - 1
+            agree = f"{100 * agreement[name]:>17.3f}%" if last and name in agreement else ""
+            lines.append(f"  {name if i == 0 else '':<12}{model:<12}"
+                         f"{_synops_cells(counts)}{agree}")
     return lines
+
+
+def _synops_cells(counts: dict[str, Any]) -> str:
+    nb, ew = counts["neurobench"], counts["event_weighted"]
+    return (f"{nb['Effective_ACs']:>15,.0f}{nb['Effective_MACs']:>16,.0f}{nb['Dense']:>12,.0f}"
+            f"  {ew['ACs']:>14,.0f}")
 
 
 def _layer_lines(report: dict[str, Any]) -> list[str]:

@@ -32,7 +32,9 @@ def test_train_eval_compile_simulate(tmp_path: Path) -> None:
     report = json.loads(out)
     assert code == 0 and report["samples"] == 48
     assert {"surrogate_accuracy", "hard_accuracy", "transfer_gap", "synops"} <= set(report)
-    assert report["synops"]["Effective_ACs"] <= report["synops"]["Dense"]
+    neurobench = report["synops"]["neurobench"]
+    assert neurobench["Effective_ACs"] + neurobench["Effective_MACs"] <= neurobench["Dense"]
+    assert "SynOps per sample" in invoke("eval", str(run / "checkpoint.pt"))[1]
     code, out, err = invoke("eval", str(run / "checkpoint.pt"), "--corrupt", "dropout:5", "--json")
     assert code == 0 and json.loads(out)["corruption"] == "dropout:5"
     build = tmp_path / "build"

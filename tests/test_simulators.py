@@ -115,10 +115,12 @@ def test_synops_count_spikes_times_fanout() -> None:
     result = counter.result()
     first_layer = fanout_map(net.layers[0].geometry, net.layers[0].weight)
     expected = float((np.minimum(frames, 1).sum(axis=1) * first_layer).sum() / len(frames))
-    assert result.effective[0] == pytest.approx(expected)
+    assert result.event_weighted[0] == pytest.approx(expected)
+    assert result.acs[0] == pytest.approx(expected)  # binary frames: NeuroBench's ACs too
     assert result.dense[0] == pytest.approx(10 * fanout_map(
         net.layers[0].geometry, np.ones_like(net.layers[0].weight)).sum())
-    assert all(0 < eff < dense for eff, dense in zip(result.effective, result.dense, strict=True))
+    assert all(0 < eff < dense for eff, dense in zip(result.event_weighted, result.dense,
+                                                      strict=True))
 
 
 @pytest.mark.parametrize(("shape", "kernel", "stride", "padding"), [

@@ -10,7 +10,7 @@ import click
 
 from sastc.atomic import ensure_writable_file
 from sastc.cli.options import collect_data_options, data_options, threads_option
-from sastc.report import confusion_lines, per_class_lines
+from sastc.report import confusion_lines, per_class_lines, synops_table
 from sastc.threads import configure as configure_threads
 
 
@@ -21,13 +21,11 @@ def format_report(report: dict[str, Any]) -> str:
              f"surrogate accuracy    {report['surrogate_accuracy']:.2f}%",
              f"hard-spike accuracy   {report['hard_accuracy']:.2f}%",
              f"transfer gap          {report['transfer_gap']:+.2f} points",
-             f"SynOps / sample       Effective_ACs {synops['Effective_ACs']:,.0f}   "
-             f"Dense {synops['Dense']:,.0f}", "per layer:"]
-    for name, ops in synops["per_layer"].items():
+             "spike rate per layer:"]
+    for name in synops["per_layer"]:
         rate = report["spike_rates"].get(name)
-        rate_text = f"spike rate {rate:.4f}" if rate is not None else "readout"
-        lines.append(f"  {name:<10} {rate_text:<18} Effective_ACs {ops['Effective_ACs']:>12,.0f}"
-                     f"   Dense {ops['Dense']:>12,.0f}")
+        lines.append(f"  {name:<10} {f'{rate:.4f}' if rate is not None else 'readout'}")
+    lines += ["SynOps per sample (hard spikes):", *synops_table({"hard": synops})]
     if "per_class" in report:
         lines += ["per class:", *per_class_lines(report, [("hard", "per_class"),
                                                           ("surrogate", "per_class_surrogate")]),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from sastc.ir.layers import FloatLayer, FloatNet
-from sastc.sim.common import SimOutput, channel_view, summed_over_time, time_major
+from sastc.sim.common import SimOutput, channel_view, time_major
 from sastc.sim.kernels import apply_synapse, sum_pool
 from sastc.sim.synops import SynOpsCounter
 
@@ -53,7 +53,7 @@ class FloatSimulator:
         for index, layer in enumerate(self.net.layers):
             pooled = sum_pool(x, layer.geometry.pool)
             if synops is not None:
-                synops.add(index, summed_over_time(pooled, steps))
+                synops.add(index, pooled, steps)
             current = apply_synapse(layer.geometry, pooled, layer.weight)
             current = current + channel_view(layer.bias, layer.geometry)
             current = current.reshape(steps, batch, *layer.geometry.out_shape)

@@ -18,7 +18,7 @@ from threadpoolctl import ThreadpoolController
 
 from sastc import numerics
 from sastc.ir.quantized import QLayer, QNet
-from sastc.sim.common import SimOutput, channel_view, summed_over_time, time_major
+from sastc.sim.common import SimOutput, channel_view, time_major
 from sastc.sim.kernels import apply_synapse, sum_pool
 from sastc.sim.synops import SynOpsCounter
 from sastc.threads import current as current_threads
@@ -159,7 +159,7 @@ class IntegerSimulator:
         layer = self.qnet.layers[index]
         pooled = sum_pool(x, layer.geometry.pool, self.dtypes[index])  # exact: see max_inputs
         if synops is not None:
-            synops.add(index, summed_over_time(pooled, steps))
+            synops.add(index, pooled, steps)
         acc = apply_synapse(layer.geometry, pooled, self.weights[index])
         output, trace = _scan(layer, acc.reshape(steps, -1, *layer.geometry.out_shape),
                               self.membrane_dtypes[index])

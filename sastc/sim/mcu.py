@@ -169,7 +169,7 @@ def reference(qnet: QNet, frames: np.ndarray, batch: int = 64) -> tuple[np.ndarr
     counter = simulator.synops_counter()
     logits = [simulator.run(frames[s:s + batch], synops=counter).logits
               for s in range(0, len(frames), batch)]
-    return np.concatenate(logits), counter.result().total_effective
+    return np.concatenate(logits), counter.result().total_event_weighted
 
 
 def default_timeout(samples: int) -> float:

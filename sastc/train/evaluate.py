@@ -63,7 +63,7 @@ def classify(model: SpikingNet, data: FrameSet, mode: str, batch_size: int = 128
 
 def _count(trace: Trace, counter: SynOpsCounter, spike_sums: list[float], batch: int) -> None:
     for layer, inputs in enumerate(trace.synapse_inputs):
-        counter.add(layer, inputs.cpu().numpy())
+        counter.add(layer, inputs.flatten(0, 1).cpu().numpy(), inputs.shape[0])
     counter.count_samples(batch)
     sums = [float(spikes.sum()) for spikes in trace.spikes]
     if not spike_sums:

@@ -22,7 +22,7 @@ from sastc.train.lif import SPIKE_MODES, leaky_readout, lif_scan
 @dataclass
 class Trace:
     """What a forward pass can record for evaluation: per spiking layer, spikes ``[T, B, ...]``,
-    and per synaptic layer, its (pooled) input summed over time ``[B, ...]``."""
+    and per synaptic layer, its (pooled) input ``[T, B, ...]``."""
 
     spikes: list[torch.Tensor] = field(default_factory=list)
     synapse_inputs: list[torch.Tensor] = field(default_factory=list)
@@ -67,7 +67,7 @@ class SpikingNet(nn.Module):
                 x = _unfold(F.avg_pool2d(_fold(x), k) * (k * k), steps)
                 continue
             if trace is not None:
-                trace.synapse_inputs.append(x.detach().sum(dim=0))
+                trace.synapse_inputs.append(x.detach())
             if isinstance(spec_layer, Conv):
                 # channels-last lets oneDNN skip converting layouts around every convolution
                 inputs = _fold(x).contiguous(memory_format=torch.channels_last)
