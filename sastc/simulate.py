@@ -18,6 +18,7 @@ from sastc.resources import check_simulate
 from sastc.sim.compare import compare
 from sastc.sim.float_sim import FloatSimulator
 from sastc.sim.int_sim import IntegerSimulator
+from sastc.sim.mcu import mcu_lines, mcu_report
 
 
 def _build_files(build: Path, outputs: dict[str, str | None] | None = None
@@ -61,8 +62,8 @@ def _data(recorded: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]
 
 def simulate_build(build: str, overrides: dict[str, Any], split: str = "test",
                    limit: int | None = None, batch_size: int = 64, plot: str | None = None,
-                   raster: str | None = None, confusion_plot: str | None = None
-                   ) -> dict[str, Any]:
+                   raster: str | None = None, confusion_plot: str | None = None,
+                   mcu: str | None = None) -> dict[str, Any]:
     """Compare the float and integer models of ``build`` on a data split (``sastc.sim.compare``)
     and draw the requested plots: SynOps, spike raster, confusion matrix."""
     graph_path, qnet_path, build_report = _build_files(
@@ -74,6 +75,8 @@ def simulate_build(build: str, overrides: dict[str, Any], split: str = "test",
     frames = load_recorded_frames(data, split, limit=limit, time_bins=net.time_bins)
     report = compare(net, qnet, frames.frames, frames.labels, batch_size, frames.classes)
     report.update(build=str(build), dataset=data["name"], split=split)
+    if mcu:  # the firmware in an emulated microcontroller on the same frames
+        report.update(mcu_report(Path(build), qnet, frames.frames, frames.labels, mcu))
     _plots(report, net, qnet, frames.frames[:1], plot, raster)
     if confusion_plot:
         _confusion_plot(report, confusion_plot)
@@ -123,7 +126,7 @@ def simulate_text(report: dict[str, Any]) -> str:
         lines.append(f"  integer (bit-exact)        {report['int_accuracy']:.2f}%  "
                      f"({report['int_delta']:+.2f} vs float hard)")
         lines += decision_lines(report)
-    lines += ["", "SynOps per sample", *synops_lines(report)]
+    lines += ["", "SynOps per sample", *synops_lines(report), *mcu_lines(report)]
     if "per_class" in report:
         lines += _class_lines(report)
     return "\n".join(lines)

@@ -25,16 +25,19 @@ from sastc.threads import configure as configure_threads
 @click.option("--confusion", "confusion_plot", type=click.Path(dir_okay=False), default=None,
               metavar="PATH.png",
               help="Write the confusion matrix (integer model, else float hard) as a heatmap (PNG).")
+@click.option("--mcu", type=click.Choice(["cortex-m4", "cortex-m0"]), default=None,
+              help="Also run the samples through the firmware on an emulated microcontroller "
+                   "(qemu-system-arm): accuracy, bit-exactness, instructions per SynOp, flash/RAM.")
 @threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def simulate_command(build: str, split: str, limit: int | None, batch_size: int,
                      plot: str | None, raster: str | None, confusion_plot: str | None,
-                     as_json: bool, **kwargs: Any) -> None:
+                     mcu: str | None, as_json: bool, **kwargs: Any) -> None:
     """Float surrogate, float hard and bit-exact integer accuracy of BUILD, with SynOps and
     per-class accuracy."""
     from sastc.simulate import simulate_build, simulate_text
 
     configure_threads("simulate", batch_size, kwargs.pop("threads"))
     report = simulate_build(build, collect_data_options(kwargs), split, limit, batch_size,
-                            plot, raster, confusion_plot)
+                            plot, raster, confusion_plot, mcu)
     click.echo(json.dumps(report, indent=2) if as_json else simulate_text(report))

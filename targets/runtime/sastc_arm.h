@@ -21,7 +21,12 @@
 
 #include "sastc_internal.h"
 
-typedef uint32_t sastc_word __attribute__((may_alias)); /* two int16 sums, or two packed words */
+typedef uint32_t sastc_word __attribute__((may_alias));
+
+/* Assembly text written out 8 times (not .rept: the compiler sizes an asm statement by its
+ * lines, and short branches around it must stay in range). */
+#define SASTC_TIMES2(text) text text
+#define SASTC_TIMES8(text) SASTC_TIMES2(SASTC_TIMES2(SASTC_TIMES2(text))) /* two int16 sums, or two packed words */
 
 /* sums + sign-extended bytes 0 and 2 of x, per 16-bit lane. */
 SASTC_INLINE uint32_t sastc_sxtab16(uint32_t sums, uint32_t x)
@@ -55,13 +60,48 @@ SASTC_INLINE int32_t sastc_smmlar(int32_t u, int32_t m, int32_t t)
     return r;
 }
 
-/* 1 if the `count` words (a multiple of 4) at `words` are all zero. */
-SASTC_INLINE int sastc_arm_words_zero(const sastc_word *words, uint32_t count)
+/* 1 if the 16 words at `words` (32 int16 sums) are all zero. */
+SASTC_INLINE int sastc_arm_words16_zero(const sastc_word *w)
 {
-    uint32_t any = 0u, j;
-    for (j = 0; j < count; j += 4u)
-        any |= words[j] | words[j + 1u] | words[j + 2u] | words[j + 3u];
-    return any == 0u;
+    const uint32_t a = w[0] | w[1] | w[2] | w[3], b = w[4] | w[5] | w[6] | w[7];
+    const uint32_t c = w[8] | w[9] | w[10] | w[11], d = w[12] | w[13] | w[14] | w[15];
+    return (a | b | c | d) == 0u;
+}
+
+/* to[j] = from[j] for j < 32 (both 4-byte aligned): eight LDM / STM pairs of four words. */
+SASTC_INLINE void sastc_arm_copy32(int32_t *to, const int32_t *from)
+{
+    __asm__ volatile(SASTC_TIMES8("ldm %[f]!, {r4, r5, r6, r8}\n\t"
+                                  "stm %[t]!, {r4, r5, r6, r8}\n\t")
+                     : [t] "+r"(to), [f] "+r"(from)
+                     :
+                     : "r4", "r5", "r6", "r8", "memory");
+}
+
+/* words[i] = 0 for i < count (count a multiple of 4, words 4-byte aligned): STM of four. */
+SASTC_INLINE void sastc_arm_zero4(int32_t *words, uint32_t count)
+{
+    if (count == 0u)
+        return;
+    __asm__ volatile("movs r4, #0\n\t"
+                     "movs r5, #0\n\t"
+                     "movs r6, #0\n\t"
+                     "movs r8, #0\n\t"
+                     "1:\n\t"
+                     "stm %[w]!, {r4, r5, r6, r8}\n\t"
+                     "subs %[n], %[n], #4\n\t"
+                     "bne 1b"
+                     : [w] "+r"(words), [n] "+r"(count)
+                     :
+                     : "r4", "r5", "r6", "r8", "cc", "memory");
+}
+
+/* theta clamped to [-2^30, 2^30 - 1] (one SSAT). */
+SASTC_INLINE int32_t sastc_ssat31(int32_t theta)
+{
+    int32_t r;
+    __asm__("ssat %0, #31, %1" : "=r"(r) : "r"(theta) : "cc");
+    return r;
 }
 
 /* 16 sums += one block of 16 8-bit weights (both 4-byte aligned). */
@@ -131,49 +171,57 @@ SASTC_INLINE void sastc_arm_block_i4(int16_t *acc, const uint16_t *w, uint32_t f
     }
 }
 
-/* One neuron of a pair (u in u_reg, its int16 sum the low or high half of r6): u_pre =
+/* One neuron (membrane in u_reg, its int16 sum the low or high half of pair_reg): u_pre =
  * leak(u) + acc * 2^frac + bias, then a spike where u_pre >= theta1 (= theta_q + 1): u = 0
- * and bit sastc_bit of the spike word. Spikes are rare, so the common path branches past
- * those two instructions: 7 instructions per neuron. */
-#define SASTC_ARM_NEURON(u_reg, half)                                                        \
-    "ldrd r8, r10, [%[l]], #8\n\t"             /* bias, theta1 */                           \
-    "smla" half "b r8, r6, %[scale], r8\n\t"   /* acc * 2^frac + bias */                    \
-    "add r8, r8, " u_reg "\n\t"                                                              \
-    "smmlar " u_reg ", " u_reg ", %[m], r8\n\t" /* u_pre */                                 \
-    "cmp " u_reg ", r10\n\t"                                                                 \
+ * and bit sastc_bit of the spike word (lr). Spikes are rare, so the common path branches
+ * past those two instructions: 6 instructions. Registers: r2 lane pairs (bias, theta1),
+ * r3 m, r12 2^frac, r10 and r11 scratch. */
+#define SASTC_ARM_NEURON(u_reg, pair_reg, half)                                              \
+    "ldrd r10, r11, [r2], #8\n\t"                                                            \
+    "smla" half "b r10, " pair_reg ", r12, r10\n\t" /* acc * 2^frac + bias */               \
+    "add r10, r10, " u_reg "\n\t"                                                            \
+    "smmlar " u_reg ", " u_reg ", r3, r10\n\t"      /* u_pre */                             \
+    "cmp " u_reg ", r11\n\t"                                                                 \
     "blt 1f\n\t"                                                                             \
     "movs " u_reg ", #0\n\t"                                                                 \
-    "orr %[bits], %[bits], #(1 << sastc_bit)\n\t"                                            \
+    "orr lr, lr, #(1 << sastc_bit)\n\t"                                                      \
     "1:\n\t"                                                                                 \
     ".set sastc_bit, sastc_bit + 1\n\t"
 
-/* LIF rule for 32 neurons with int16 sums, u_pre unclamped: `pairs` holds bias, theta1 of
- * every lane; the sums are read and cleared. Returns the spike bits. */
-SASTC_INLINE uint32_t sastc_arm_lif_narrow(int32_t *u, int16_t *acc16, const int32_t *pairs,
-                                           int32_t m, int32_t scale)
+/* Neurons 4q .. 4q + 3: their membranes (LDM), their four int16 sums (two words), the rule
+ * for each, the membranes back (STM). */
+#define SASTC_ARM_NEURONS4                                                                   \
+    "ldm r0, {r4, r5, r6, r7}\n\t"                                                           \
+    "ldm r1!, {r8, r9}\n\t"                                                                  \
+    SASTC_ARM_NEURON("r4", "r8", "b") SASTC_ARM_NEURON("r5", "r8", "t")                      \
+    SASTC_ARM_NEURON("r6", "r9", "b") SASTC_ARM_NEURON("r7", "r9", "t")                      \
+    "stm r0!, {r4, r5, r6, r7}\n\t"
+
+/* LIF rule for 32 neurons with int16 sums, u_pre unclamped (a naked function: it saves what
+ * it uses, r7 and r9 included): u, the sums, the lane pairs (bias, theta1 of every lane)
+ * and m in r0..r3, 2^frac on the stack. The sums are read and cleared; returns the spike
+ * bits. About 7 instructions per neuron. */
+#define SASTC_UNUSED __attribute__((unused))
+__attribute__((naked, noinline, unused)) static uint32_t
+sastc_arm_lif_narrow(int32_t *u SASTC_UNUSED, int16_t *acc16 SASTC_UNUSED,
+                     const int32_t *pairs SASTC_UNUSED, int32_t m SASTC_UNUSED,
+                     int32_t scale SASTC_UNUSED)
 {
-    uint32_t bits;
-    __asm__ volatile("movs %[bits], #0\n\t"
-                     ".set sastc_bit, 0\n\t"
-                     ".rept 16\n\t"
-                     "ldrd r4, r5, [%[u]]\n\t"
-                     "ldr r6, [%[s]], #4\n\t"
-                     SASTC_ARM_NEURON("r4", "b")
-                     SASTC_ARM_NEURON("r5", "t")
-                     "strd r4, r5, [%[u]], #8\n\t"
-                     ".endr\n\t"
-                     "movs r4, #0\n\t"
-                     "movs r5, #0\n\t"
-                     "movs r6, #0\n\t"
-                     "movs r8, #0\n\t"
-                     "stmdb %[s]!, {r4, r5, r6, r8}\n\t"
-                     "stmdb %[s]!, {r4, r5, r6, r8}\n\t"
-                     "stmdb %[s]!, {r4, r5, r6, r8}\n\t"
-                     "stmdb %[s]!, {r4, r5, r6, r8}"
-                     : [bits] "=&r"(bits), [u] "+r"(u), [s] "+r"(acc16), [l] "+r"(pairs)
-                     : [m] "r"(m), [scale] "r"(scale)
-                     : "r4", "r5", "r6", "r8", "r10", "cc", "memory");
-    return bits;
+    __asm__("push {r4-r11, lr}\n\t"
+            "ldr r12, [sp, #36]\n\t" /* 2^frac, the 5th argument */
+            "movs lr, #0\n\t"
+            ".set sastc_bit, 0\n\t"
+            SASTC_TIMES8(SASTC_ARM_NEURONS4)
+            "movs r4, #0\n\t"
+            "movs r5, #0\n\t"
+            "movs r6, #0\n\t"
+            "movs r7, #0\n\t"
+            "stmdb r1!, {r4, r5, r6, r7}\n\t"
+            "stmdb r1!, {r4, r5, r6, r7}\n\t"
+            "stmdb r1!, {r4, r5, r6, r7}\n\t"
+            "stmdb r1!, {r4, r5, r6, r7}\n\t"
+            "mov r0, lr\n\t"
+            "pop {r4-r11, pc}");
 }
 
 /* The same with int32 sums (after a flush), in C. */

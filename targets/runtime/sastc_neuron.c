@@ -163,11 +163,8 @@ SASTC_INLINE uint32_t lif_block_at(int32_t *u, sastc_acc acc, uint32_t n,
                                    int clamp)
 {
 #if defined(SASTC_ARM_DSP)
-    if (!clamp && p->arm)
-        return wide ? sastc_arm_lif_wide(u + n, acc.wide + n, lanes->pairs, p->arm_m,
-                                         p->arm_scale)
-                    : sastc_arm_lif_narrow(u + n, acc.narrow + n, lanes->pairs, p->arm_m,
-                                           p->arm_scale);
+    if (wide && !clamp && p->arm) /* the int16 case runs in arm_blocks */
+        return sastc_arm_lif_wide(u + n, acc.wide + n, lanes->pairs, p->arm_m, p->arm_scale);
 #endif
     return lif_block(u + n, wide ? NULL : acc.narrow + n, wide ? acc.wide + n : NULL, lanes, p,
                      wide, clamp);
@@ -203,18 +200,20 @@ SASTC_INLINE void copy_lanes(int32_t *restrict bias_lanes, int32_t *restrict the
 }
 
 #if defined(SASTC_ARM_DSP)
-/* pairs[2 j] = bias, pairs[2 j + 1] = clamp(theta_q, -2^30, 2^30) + 1 of the channel of lane
- * j (c0 + j, or j % C): u_pre - theta1 then fits int32 (|u_pre| < 2^29 on this path). */
+/* pairs[2 j] = bias, pairs[2 j + 1] = clamp(theta_q, -2^30, 2^30 - 1) + 1 of the channel of
+ * lane j (c0 + j, or j % C): u_pre > theta_q iff u_pre >= theta1, as |u_pre| < 2^29 here. */
 static void fill_pairs(lane_params *lanes, const neuron_params *p, uint32_t c0,
                        uint32_t channels)
 {
-    const int32_t limit = (int32_t)(1u << 30);
-    uint32_t j, c = c0;
-    for (j = 0; j < SASTC_LANES; ++j) {
-        const int32_t theta = p->theta[c];
-        lanes->pairs[2u * j] = p->bias[c];
-        lanes->pairs[2u * j + 1u] = (theta < -limit ? -limit : theta > limit ? limit : theta) + 1;
-        c = c + 1u == channels ? 0u : c + 1u;
+    const uint32_t distinct = channels < SASTC_LANES ? channels : SASTC_LANES;
+    uint32_t j;
+    for (j = 0; j < distinct; ++j) {
+        lanes->pairs[2u * j] = p->bias[c0 + j];
+        lanes->pairs[2u * j + 1u] = sastc_ssat31(p->theta[c0 + j]) + 1;
+    }
+    for (; j < SASTC_LANES; ++j) { /* C divides 32: the same channels again */
+        lanes->pairs[2u * j] = lanes->pairs[2u * (j - distinct)];
+        lanes->pairs[2u * j + 1u] = lanes->pairs[2u * (j - distinct) + 1u];
     }
 }
 #endif
@@ -271,7 +270,7 @@ SASTC_INLINE int sums_zero(sastc_acc acc, uint32_t n, int wide)
     uint32_t j, any = 0;
 #if defined(SASTC_ARM_DSP)
     if (!wide) /* the 32 int16 sums as 16 words, four at a time */
-        return sastc_arm_words_zero((const sastc_word *)(const void *)(acc.narrow + n), 16u);
+        return sastc_arm_words16_zero((const sastc_word *)(const void *)(acc.narrow + n));
 #endif
     if (wide) {
         const int32_t *sums = SASTC_ALIGNED(acc.wide + n);
@@ -294,14 +293,9 @@ SASTC_INLINE void copy_block(int32_t *restrict to_block, const int32_t *restrict
     int32_t *restrict to = SASTC_ALIGNED(to_block);
     const int32_t *restrict from = SASTC_ALIGNED(from_block);
     uint32_t j;
-#if defined(__arm__)
-    for (j = 0; j < SASTC_LANES; j += 4u) { /* four at a time: loads and stores pair up */
-        const int32_t a = from[j], b = from[j + 1u], c = from[j + 2u], d = from[j + 3u];
-        to[j] = a;
-        to[j + 1u] = b;
-        to[j + 2u] = c;
-        to[j + 3u] = d;
-    }
+#if defined(SASTC_ARM_DSP)
+    (void)j;
+    sastc_arm_copy32(to, from);
 #else
     for (j = 0; j < SASTC_LANES; ++j)
         to[j] = from[j];
@@ -351,12 +345,36 @@ static void copy_quiet(int32_t *u, uint32_t *bitmap, const uint32_t *touched, ui
 
 /* LIF rule for blocks b0, b0 + stride, ... (< blocks) that share one lane table. With
  * `touched` (C divides 32, stride 1), only the touched blocks and the quiet block `ref`. */
+#if defined(SASTC_ARM_DSP)
+/* lif_blocks with int16 sums on the sastc_arm.h block: a loop of its own, so that its few
+ * values stay in registers around the calls. */
+SASTC_NOINLINE void arm_blocks(int32_t *u, int16_t *acc16, uint32_t *bitmap,
+                               const uint32_t *touched, uint32_t ref, uint32_t b0,
+                               uint32_t stride, uint32_t blocks, const lane_params *lanes,
+                               const neuron_params *p)
+{
+    const int32_t *pairs = lanes->pairs;
+    const int32_t m = p->arm_m, scale = p->arm_scale;
+    uint32_t b;
+    for (b = b0; b < blocks; b += stride)
+        if (touched == NULL || (touched[b / 32u] >> (b % 32u) & 1u) != 0u || b == ref)
+            bitmap[b] = sastc_arm_lif_narrow(u + b * SASTC_LANES, acc16 + b * SASTC_LANES,
+                                             pairs, m, scale);
+}
+#endif
+
 SASTC_INLINE void lif_blocks(int32_t *u, sastc_acc acc, uint32_t *bitmap,
                              const uint32_t *touched, uint32_t ref, uint32_t b0, uint32_t stride,
                              uint32_t blocks, const lane_params *lanes, const neuron_params *p,
                              int wide, int clamp)
 {
     uint32_t b;
+#if defined(SASTC_ARM_DSP)
+    if (!wide && !clamp && p->arm) {
+        arm_blocks(u, acc.narrow, bitmap, touched, ref, b0, stride, blocks, lanes, p);
+        return;
+    }
+#endif
     for (b = b0; b < blocks; b += stride)
         if (touched == NULL || (touched[b / 32u] >> (b % 32u) & 1u) != 0u || b == ref)
             bitmap[b] = lif_block_at(u, acc, b * SASTC_LANES, lanes, p, wide, clamp);

@@ -19,17 +19,44 @@
 #if defined(SASTC_ARM_DSP)
 #include "sastc_arm.h"
 
-/* A window of `rows` runs of `blocks` 8-bit blocks: run r adds the weights at w - r w_step
- * to the sums at acc + r acc_step. Out of line, so that the event loops around it keep
- * their registers through the kernel's fixed ones. */
-SASTC_NOINLINE void sastc_arm_window_i8(int16_t *acc, const uint16_t *w, uint32_t blocks,
-                                        uint32_t rows, uint32_t acc_step, uint32_t w_step)
+/* A window of 8-bit runs, in assembly (a naked function: it saves what it uses, r7 and r9
+ * included, whatever the frame pointer): `shape` = blocks << 8 | rows (rows < 256); run r
+ * adds `blocks` blocks of weights to the sums that follow the previous run's by acc_delta
+ * bytes, its weights follow by w_delta bytes (both relative to where the last run ended).
+ * Per block 15 instructions (sastc_arm_run_i8), per run 6, per window 4. */
+__attribute__((naked, noinline, unused)) static void
+sastc_arm_window_i8(int16_t *acc SASTC_UNUSED, const uint16_t *w SASTC_UNUSED,
+                    uint32_t shape SASTC_UNUSED, int32_t acc_delta SASTC_UNUSED,
+                    int32_t w_delta SASTC_UNUSED)
 {
-    do {
-        sastc_arm_run_i8(acc, w, blocks);
-        acc += acc_step;
-        w -= w_step;
-    } while (--rows != 0u);
+    __asm__("push {r4-r11, lr}\n\t"
+            "ldr r9, [sp, #36]\n\t"           /* w_delta, the 5th argument */
+            "mov r7, r3\n\t"                   /* acc_delta */
+            "mov r3, r2\n\t"                   /* blocks << 8 | rows */
+            "1:\n\t"
+            "lsrs r2, r3, #8\n\t"              /* blocks of this run */
+            "2:\n\t"
+            "ldm r1!, {r4, r5, r6, r8}\n\t"
+            "ldm r0!, {r10, r11, r12, lr}\n\t"
+            "sxtab16 r10, r10, r4\n\t"
+            "sxtab16 r11, r11, r5\n\t"
+            "sxtab16 r12, r12, r6\n\t"
+            "sxtab16 lr, lr, r8\n\t"
+            "stmdb r0, {r10, r11, r12, lr}\n\t"
+            "ldm r0!, {r10, r11, r12, lr}\n\t"
+            "sxtab16 r10, r10, r4, ror #8\n\t"
+            "sxtab16 r11, r11, r5, ror #8\n\t"
+            "sxtab16 r12, r12, r6, ror #8\n\t"
+            "sxtab16 lr, lr, r8, ror #8\n\t"
+            "stmdb r0, {r10, r11, r12, lr}\n\t"
+            "subs r2, r2, #1\n\t"
+            "bne 2b\n\t"
+            "add r0, r0, r7\n\t"
+            "add r1, r1, r9\n\t"
+            "subs r3, r3, #1\n\t"
+            "tst r3, #255\n\t"
+            "bne 1b\n\t"
+            "pop {r4-r11, pc}");
 }
 #endif
 
@@ -163,8 +190,13 @@ SASTC_INLINE void add8(int16_t *restrict acc, const int16_t *restrict from)
 SASTC_INLINE void decode_block(int16_t *buffer, const uint16_t *w, uint32_t width)
 {
     uint32_t j;
+#if defined(SASTC_ARM_DSP)
+    (void)j;
+    sastc_arm_zero4((int32_t *)(void *)buffer, SASTC_I4_BLOCK / 2u);
+#else
     for (j = 0; j < SASTC_I4_BLOCK; ++j)
         buffer[j] = 0;
+#endif
     if (width == 8u)
         block_i8(buffer, w, 1);
     else
@@ -243,8 +275,9 @@ SASTC_INLINE void sastc_apply_window(const plan *p, const window *win, uint32_t 
     uint32_t tap = win->tap_first + c * p->channel_step, r;
 #if defined(SASTC_ARM_DSP)
     if (kind == I8_BLOCKS) { /* whole blocks: run and steps are multiples of 16 weights */
-        sastc_arm_window_i8(acc, p->words + tap / 2u, run / SASTC_I8_BLOCK, win->rows,
-                            acc_row_step, tap_row_step / 2u);
+        sastc_arm_window_i8(acc, p->words + tap / 2u, run / SASTC_I8_BLOCK << 8 | win->rows,
+                            (int32_t)(2u * (acc_row_step - run)),
+                            -(int32_t)(tap_row_step + run));
         return;
     }
 #endif

@@ -1,6 +1,10 @@
 /* sastc_rt.c - the runtime API: bind a model to a state buffer, step it, classify. */
 #include "sastc_internal.h"
 
+#if defined(SASTC_ARM_DSP)
+#include "sastc_arm.h"
+#endif
+
 #define SASTC_READY 0x53415354u /* "SAST" */
 
 const char *sastc_status_string(sastc_status status)
@@ -45,13 +49,9 @@ void sastc_plan_layout(const sastc_model *model, sastc_layout *layout)
 static void zero_words(int32_t *state, uint32_t count)
 {
     uint32_t i = 0;
-#if defined(__arm__)
-    for (; i + 4u <= count; i += 4u) { /* four at a time: the stores pair up */
-        state[i] = 0;
-        state[i + 1u] = 0;
-        state[i + 2u] = 0;
-        state[i + 3u] = 0;
-    }
+#if defined(SASTC_ARM_DSP)
+    i = count / 4u * 4u;
+    sastc_arm_zero4(state, i);
 #endif
     for (; i < count; ++i)
         state[i] = 0;
