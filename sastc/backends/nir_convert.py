@@ -65,11 +65,16 @@ def _array(value: Any) -> np.ndarray:
 def _compact(values: np.ndarray) -> np.ndarray:
     """One value when all neurons share it (the common case), else the array.
 
-    >>> _compact(np.full((2, 3), 0.5)).shape, _compact(np.array([1.0, 2.0])).shape
+    >>> _compact(np.full((2, 3), 0.5)).shape, _compact(np.array([[[1.0]], [[2.0]]])).shape
     ((), (2,))
     """
+    values = np.asarray(values)
     flat = np.ravel(values)
-    return np.asarray(flat[0]) if flat.size and np.all(flat == flat[0]) else np.asarray(values)
+    if flat.size and np.all(flat == flat[0]):
+        return np.asarray(flat[0])
+    if values.ndim > 1 and all(d == 1 for d in values.shape[1:]):  # per channel: [C, 1, 1]
+        return values.reshape(values.shape[0])
+    return values
 
 
 def _pair(value: Any, name: str, where: str) -> tuple[int, int]:

@@ -32,7 +32,7 @@ from sastc.backends.nir_convert import Converted, convert_node, declared_shape
 from sastc.backends.nir_reading import NirOptions, Reading, resolve_reading
 from sastc.errors import GraphError, InterchangeError
 from sastc.ir.graph import Graph
-from sastc.ir.nodes import LIF, Affine, Conv2d, Input, Node, Output, Shape
+from sastc.ir.nodes import LI, LIF, Affine, Conv2d, Input, Node, Output, Shape
 
 READ_ERRORS = (OSError, KeyError, ValueError, TypeError, AssertionError, AttributeError)
 
@@ -48,6 +48,7 @@ def import_nir(path: str | os.PathLike[str], options: NirOptions | None = None) 
     converted = {name: convert_node(name, node, reading, source)
                  for name, node in nir_graph.nodes.items()}
     order = chain_order(converted, nir_graph.edges, source)
+    drop_batch_axis(converted[order[0]], nir_graph.nodes[order[-1]])
     shapes = check_shapes(order, nir_graph.nodes, converted, source)
     fold_neuron_inputs(order, converted, shapes, source)
     nodes = {name: converted[name].node for name in order}
@@ -163,6 +164,16 @@ def chain_order(converted: dict[str, Converted], edges: list[tuple[str, str]], s
     return order
 
 
+def drop_batch_axis(first: Converted, last: Any) -> None:
+    """nirtorch's ``extract_nir_graph`` (Norse's and Rockpool's exporters) writes the ``Input``
+    and ``Output`` types with a batch axis of 1; NIR types have none. Where both have it, the
+    ``Input`` loses it (``_fits`` lets the ``Output`` keep it)."""
+    shape = tuple(getattr(first.node, "shape", ()))
+    output = declared_shape(last, "output") or ()
+    if len(shape) > 1 and shape[0] == 1 and len(output) > 1 and output[0] == 1:
+        first.node = Input(shape[1:])
+
+
 def _type(node: Converted) -> str:
     return node.node.type_name
 
@@ -170,10 +181,19 @@ def _type(node: Converted) -> str:
 def _fits(declared: Shape, actual: Shape, node: Converted) -> bool:
     """Same shape, or a flat declared input of the same size (dense layers flatten); an
     ``Output`` may declare a leading batch axis of 1 (nirtorch's ``extract_nir_graph``, used by
-    Norse's and Rockpool's exporters, writes one)."""
+    Norse's and Rockpool's exporters, writes one), and a neuron per-channel parameters
+    (``[C, 1, 1]``, sastc's Sinabs flavour) that broadcast to its input."""
     same_size = int(np.prod(declared)) == int(np.prod(actual))
     batch = isinstance(node.node, Output) and tuple(declared) == (1, *actual)
-    return tuple(declared) == tuple(actual) or (len(declared) == 1 and same_size) or batch
+    return (tuple(declared) == tuple(actual) or (len(declared) == 1 and same_size) or batch
+            or (isinstance(node.node, (LIF, LI)) and _broadcasts(declared, actual)))
+
+
+def _broadcasts(declared: Shape, actual: Shape) -> bool:
+    try:
+        return np.broadcast_shapes(tuple(declared), tuple(actual)) == tuple(actual)
+    except ValueError:
+        return False
 
 
 def check_shapes(order: list[str], nir_nodes: dict[str, Any], converted: dict[str, Converted],

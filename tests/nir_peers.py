@@ -1,0 +1,133 @@
+"""Peer frameworks (Norse, Sinabs, snnTorch, SpikingJelly, Rockpool) on both sides of NIR, for
+``tests/test_nir_peers.py`` and ``benchmarks/interchange_agreement.py``.
+
+* :func:`run_in_peer`: a file sastc wrote for a flavour, imported by that peer's own
+  importer and stepped over frames: records laid out as sastc's simulators lay them out
+  (``[T, B, ...]``; spikes as bool, the readout as its membrane).
+* :data:`PEER_NETS`: small N-MNIST-sized networks built the usual way in each peer, each
+  with its own step-by-step run (spikes per spiking layer) and its own NIR exporter.
+
+Peer packages are imported inside the functions, so importing this module needs none.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SENSOR = (2, 34, 34)
+
+
+def _inputs(frames: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(np.minimum(frames, 1).astype(np.float32))
+
+
+def _read(path: Path, type_check: bool = True) -> Any:
+    import nir
+
+    return nir.read(path, type_check=type_check)
+
+
+def _stacked(steps: list[Any]) -> np.ndarray:
+    return np.stack([np.asarray(step) for step in steps])
+
+
+def _as_records(outputs: dict[str, list[Any]], spiking: dict[str, bool]) -> list[np.ndarray]:
+    return [_stacked(steps).astype(bool) if spiking[name] else _stacked(steps)
+            for name, steps in outputs.items()]
+
+
+def _norse(path: Path, frames: np.ndarray, spiking: dict[str, bool]) -> list[np.ndarray]:
+    """``norse.torch.from_nir``; spikes from the executor's cache, membranes from its state."""
+    import norse.torch as norse
+
+    model, x = norse.from_nir(_read(path)), _inputs(frames)
+    outputs: dict[str, list[Any]] = {name: [] for name in spiking}
+    state = None
+    for t in range(x.shape[1]):
+        _, state = model(x[:, t], state)
+        for name, spikes in spiking.items():
+            outputs[name].append(state.cache[name] if spikes else state.state[name][0].v)
+    return _as_records(outputs, spiking)
+
+
+def _sinabs(path: Path, frames: np.ndarray, spiking: dict[str, bool]) -> list[np.ndarray]:
+    """``sinabs.from_nir`` with the one-spike, reset-to-zero neurons NIR cannot ask for."""
+    import sinabs
+    from sinabs.activation import MembraneReset, SingleSpike
+
+    batch, steps = frames.shape[:2]
+    model = sinabs.from_nir(_read(path, type_check=False), batch_size=batch)
+    for module in model.modules():
+        if isinstance(module, sinabs.layers.LIF) and module.spike_fn is not None:
+            module.spike_fn, module.reset_fn = SingleSpike, MembraneReset()
+    _, state = model(_inputs(frames).flatten(0, 1))  # [B * T, ...], sample-major
+    records = []
+    for name, spikes in spiking.items():
+        out = state.cache[name]
+        out = out.reshape(batch, steps, *out.shape[1:]).transpose(0, 1).numpy()
+        records.append(out.astype(bool) if spikes else out)
+    return records
+
+
+def _hooked(model: Any, names: list[str]) -> dict[str, list[Any]]:
+    outputs: dict[str, list[Any]] = {name: [] for name in names}
+    modules = dict(model.named_modules())
+    for name in names:
+        modules[name].register_forward_hook(
+            lambda _m, _i, out, name=name: outputs[name].append(out))
+    return outputs
+
+
+def _snntorch(path: Path, frames: np.ndarray, spiking: dict[str, bool]) -> list[np.ndarray]:
+    """``snntorch.import_nir.import_from_nir``; the readout membrane is ``Leaky.mem``."""
+    import snntorch as snn
+    from snntorch.import_nir import import_from_nir
+
+    model, x = import_from_nir(_read(path)), _inputs(frames)
+    modules = dict(model.named_modules())
+    for module in modules.values():
+        if isinstance(module, snn.Leaky):
+            module.reset_mem()
+    outputs = _hooked(model, [name for name, spikes in spiking.items() if spikes])
+    membranes: dict[str, list[Any]] = {name: [] for name, s in spiking.items() if not s}
+    for t in range(x.shape[1]):
+        model(x[:, t])
+        for name in membranes:
+            membranes[name].append(modules[name].mem.clone())
+    return _as_records({name: (outputs | membranes)[name] for name in spiking}, spiking)
+
+
+def _spikingjelly(path: Path, frames: np.ndarray, spiking: dict[str, bool]) -> list[np.ndarray]:
+    """SpikingJelly's ``import_from_nir``: each neuron returns (spikes, (membrane,))."""
+    from spikingjelly.activation_based.nir_exchange import import_from_nir
+
+    model, x = import_from_nir(_read(path)), _inputs(frames)
+    outputs = _hooked(model, list(spiking))
+    state = None
+    for t in range(x.shape[1]):
+        _, state = model(x[:, t], state)
+    picked = {name: [out[0] if spiking[name] else out[1][0] for out in steps]
+              for name, steps in outputs.items()}
+    return _as_records(picked, spiking)
+
+
+PEER_RUNNERS: dict[str, Callable[[Path, np.ndarray, dict[str, bool]], list[np.ndarray]]] = {
+    "norse": _norse, "sinabs": _sinabs, "snntorch": _snntorch, "spikingjelly": _spikingjelly}
+
+
+def run_in_peer(flavor: str, path: Path, frames: np.ndarray, spiking: dict[str, bool]
+                ) -> list[np.ndarray]:
+    """Records of the file at ``path`` run by the ``flavor`` peer's own importer, for the
+    neuron nodes ``spiking`` (name -> whether it spikes, in layer order)."""
+    import torch
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return PEER_RUNNERS[flavor](path, frames, spiking)
