@@ -37,7 +37,7 @@ def format_report(report: dict[str, Any]) -> str:
 @click.command("eval")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @data_options
-@click.option("--split", type=click.Choice(["test", "train", "calib"]), default="test",
+@click.option("--split", type=click.Choice(["test", "val", "train", "calib"]), default="test",
               show_default=True)
 @click.option("--corrupt", default=None, metavar="KIND:SEVERITY|all",
               help="Evaluate on corrupted events, e.g. dropout:3, noise:2, jitter:1, hot_pixels:4; "

@@ -14,7 +14,7 @@ from sastc.threads import configure as configure_threads
 @click.command("simulate")
 @click.argument("build", type=click.Path(file_okay=False, exists=False))
 @data_options
-@click.option("--split", type=click.Choice(["test", "calib", "train"]), default="test",
+@click.option("--split", type=click.Choice(["test", "val", "calib", "train"]), default="test",
               show_default=True)
 @click.option("--limit", type=int, default=None, help="Simulate only this many samples.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
