@@ -17,7 +17,7 @@ from sastc.threads import configure as configure_threads
 def format_report(report: dict[str, Any]) -> str:
     """The evaluation as a short human-readable table."""
     synops = report["synops"]
-    lines = [f"test samples          {report['samples']}",
+    lines = [f"{report.get('split', 'test') + ' samples':<22}{report['samples']}",
              f"surrogate accuracy    {report['surrogate_accuracy']:.2f}%",
              f"hard-spike accuracy   {report['hard_accuracy']:.2f}%",
              f"transfer gap          {report['transfer_gap']:+.2f} points",
