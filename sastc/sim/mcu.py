@@ -195,7 +195,7 @@ def mcu_report(build_dir: Path, qnet: QNet | None, frames: np.ndarray, labels: n
     per_sample = float(instructions.mean()) if len(instructions) else 0.0
     return {"mcu": mcu.name, "mcu_machine": f"qemu-system-arm -M {mcu.machine}",
             "mcu_samples": len(frames),
-            "mcu_accuracy": 100.0 * float(np.mean(results.labels == labels)) if len(labels) else 0.0,
+            "mcu_accuracy": 100.0 * int(np.sum(results.labels == labels)) / max(len(labels), 1),
             "mcu_bit_exact": bool(exact),
             "mcu_mismatched_samples": int(np.sum(np.any(results.logits != expected, axis=1))),
             "mcu_instructions_per_sample": per_sample,

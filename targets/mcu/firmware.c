@@ -6,7 +6,7 @@
  *
  * input:  "SAV1", mode, then
  *   mode 0 (frames): samples, steps; per sample `steps` frames [C][H][W] (uint8);
- *   mode 1 (events): window_us (0: the header's), hop_bins, flags, samples; per sample
+ *   mode 1 (events): window_us (0: the header's), hop_bins (0: T), flags, samples; per sample
  *     t0, t_end, count, then `count` events of 12 bytes (t uint32, x uint16, y uint16,
  *     p uint8, 3 bytes padding). The stream starts at t0 (flag bit 1: at its first event),
  *     takes the events, advances to t_end and ends. Flag bit 0: write every closed bin's frame.
@@ -190,6 +190,8 @@ static int events_mode(sastc_ctx *ctx)
         return 1;
     if (window != 0u)
         binning.window_us = window;
+    if (hop == 0u)
+        hop = SASTC_MODEL_TIME_BINS;
     status = sastc_events_init(&stream, ctx, &binning, hop, frames, sizeof frames, on_decision,
                                NULL);
     put_u32((uint32_t)status);
