@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PROC_STAT = Path("/proc/stat")
@@ -32,7 +33,7 @@ def affinity() -> set[int]:
     return set(range(os.cpu_count() or 1))
 
 
-def cgroup_cores(path: Path = CGROUP_CPU_MAX) -> int | None:
+def cgroup_cores(path: Path | None = None) -> int | None:
     """Cores a cgroup v2 CPU quota allows (``cpu.max``: ``quota period`` or ``max``), or None.
 
     >>> import tempfile; f = Path(tempfile.mkdtemp()) / "cpu.max"; _ = f.write_text("150000 100000")
@@ -40,7 +41,7 @@ def cgroup_cores(path: Path = CGROUP_CPU_MAX) -> int | None:
     (2, None)
     """
     try:
-        quota, period = path.read_text().split()[:2]
+        quota, period = (path or CGROUP_CPU_MAX).read_text().split()[:2]
     except (OSError, ValueError):
         return None
     if quota == "max":
@@ -92,21 +93,43 @@ def _read_stat(cpus: set[int]) -> Jiffies:
         return {}
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One reading: wall clock, this process's CPU time (seconds) and the CPUs' jiffies."""
+
+    wall: float
+    own: float
+    stat: Jiffies
+
+
+def sample(cpus: set[int]) -> Sample:
+    return Sample(time.monotonic(), time.process_time(), _read_stat(cpus))
+
+
+def others_busy(before: Sample, after: Sample) -> float:
+    """Cores other processes kept busy between two samples (fractional, >= 0; 0 without
+    ``/proc/stat``).
+
+    >>> a = Sample(0.0, 0.0, {0: (0, 100), 1: (0, 100)})
+    >>> others_busy(a, Sample(1.0, 1.0, {0: (100, 200), 1: (100, 200)}))  # we used one core
+    1.0
+    """
+    wall = after.wall - before.wall
+    if not before.stat or not after.stat or wall <= 0:
+        return 0.0
+    return max(0.0, busy_fraction_sum(before.stat, after.stat) - (after.own - before.own) / wall)
+
+
 class LoadProbe:
     """Samples the cores from construction until :meth:`busy_cores` (at least ``MIN_WINDOW_S``)."""
 
     def __init__(self) -> None:
         self.cpus = affinity()
-        self.wall, self.own = time.monotonic(), time.process_time()
-        self.stat = _read_stat(self.cpus)
+        self.start = sample(self.cpus)
 
     def busy_cores(self) -> float:
         """Cores other processes kept busy during the window (fractional, >= 0)."""
-        remaining = MIN_WINDOW_S - (time.monotonic() - self.wall)
+        remaining = MIN_WINDOW_S - (time.monotonic() - self.start.wall)
         if remaining > 0:
             time.sleep(remaining)
-        stat = _read_stat(self.cpus)
-        wall, own = time.monotonic() - self.wall, time.process_time() - self.own
-        if not stat or not self.stat:
-            return 0.0
-        return max(0.0, busy_fraction_sum(self.stat, stat) - own / wall)
+        return others_busy(self.start, sample(self.cpus))
