@@ -23,21 +23,22 @@ from pathlib import Path
 
 # Run as a script, this file would shadow the standard library's ``threading`` (which
 # subprocess imports) from its own folder, the first entry of the import path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if __name__ == "__main__":
+    _HERE = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
 
-from sastc import cores  # noqa: E402
+from sastc import cores
 
 SETTINGS = {"default": [], "threads-1": ["--threads", "1"], "threads-2": ["--threads", "2"]}
 CONDITIONS = ("idle", "busy")

@@ -174,6 +174,29 @@ def test_available_memory_reads_meminfo(tmp_path: Path) -> None:
     assert sweep_jobs.available_memory(tmp_path / "absent") is None
 
 
+def _benchmark_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "threading.py"
+    spec = importlib.util.spec_from_file_location("threading_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_table_gives_medians_and_ratios() -> None:
+    bench = _benchmark_script()
+    rows = [{"case": "train", "condition": "busy", "setting": setting, "seconds": seconds,
+             "background": 0.0, "threads_line": f"threads: {n} (x)"}
+            for setting, n, seconds in [("default", 1, 5.0), ("default", 1, 7.0),
+                                        ("threads-1", 1, 5.0), ("threads-2", 2, 10.0)]]
+    [row] = bench.summarise(rows)
+    assert row["median_s"] == {"default": 6.0, "threads-1": 5.0, "threads-2": 10.0}
+    assert row["default_vs_threads1"] == pytest.approx(1.2)
+    assert row["default_choice"] == "threads: 1 (x)"
+    assert "1.20" in bench.format_table([row]).splitlines()[1]
+
+
 @pytest.mark.slow
 def test_sweep_runs_jobs_side_by_side(tmp_path: Path) -> None:
     from sastc.cli import main
