@@ -9,6 +9,7 @@ The test-vector firmware (``targets/mcu/firmware.c``) runs here as a host progra
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -250,3 +251,22 @@ def test_header_binning_constants(tmp_path: Path) -> None:
     with pytest.raises(CompileError, match="sensor 100x128"):
         write_build(bad, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_events_firmware_example(nmnist_model: tuple[QNet, Path], nmnist_dir: Path,
+                                 tmp_path: Path) -> None:
+    """examples/firmware/events.c: text events in, one decision line per window out."""
+    qnet, _ = nmnist_model
+    make = require_tool("make", "the example builds with make")
+    write_build(qnet, tmp_path)
+    subprocess.run([make, "-s", "-C", str(REPO_ROOT / "examples" / "firmware"),
+                    f"BUILD={tmp_path}", "events", f"WINDOW_US={NMNIST_WINDOW}"], check=True,
+                   capture_output=True, text=True)
+    events = nmnist_recordings(nmnist_dir, 1)[0]
+    t0 = int(events["t"][0])
+    lines = [f"{t} {x} {y} {int(p)}" for x, y, t, p in events] + [str(t0 + NMNIST_WINDOW)]
+    output = subprocess.run([str(tmp_path / "events")], input="\n".join(lines) + "\n",
+                            capture_output=True, text=True, check=True).stdout
+    frames = bin_window(events, t0, NMNIST_WINDOW, NMNIST_T, (2, 34, 34), 1, NMNIST_CLIP)
+    label = int(reference(qnet, frames[None])[1][0])
+    assert output == f"window 0-{NMNIST_T - 1} ends {t0 + NMNIST_WINDOW} us: {label} {label}\n"
