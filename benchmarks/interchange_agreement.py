@@ -1,16 +1,21 @@
 """How exactly NIR and ONNX carry a model: spike agreement on real N-MNIST recordings.
 
-1. snnTorch -> NIR -> sastc: two snnTorch networks (dense; conv + average pooling) are
-   exported with snnTorch's own NIR exporter, imported by sastc, and simulated; spikes are
-   compared with snnTorch's own step-by-step run of the same network.
-2. sastc -> NIR -> sastc: a trained checkpoint is exported and read back.
-3. sastc -> ONNX: onnxruntime steps the float graph (against the float hard-spike
+1. peers -> NIR -> sastc: networks built in snnTorch (dense; conv + average pooling),
+   SpikingJelly, Sinabs (IAF, LIF) and Norse, exported with each framework's own NIR
+   exporter, imported by sastc (with the options the file cannot carry) and simulated;
+   spikes are compared with the framework's own step-by-step run of the same network.
+2. sastc -> NIR -> peers: the checkpoint written in each flavour (and in the spec flavour)
+   and run by each framework's own importer, against sastc's float hard-spike simulator.
+3. sastc -> NIR -> sastc: the checkpoint exported and read back.
+4. sastc -> ONNX: onnxruntime steps the float graph (against the float hard-spike
    simulator) and the INT8/INT4 graphs (against the integer simulator).
+5. SynOps of the checkpoint per layer in both conventions, and NeuroBench's own
+   SynapticOperations on the same recordings.
 
     python benchmarks/interchange_agreement.py --checkpoint runs/x/checkpoint.pt \\
         --data-dir /path/to/NMNIST
 
-Needs the test extras (snntorch, onnxruntime) and a checkout (it uses tests/).
+Needs the test and peers extras and a checkout (it uses tests/).
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ from snntorch.export_nir import export_to_nir
 from sastc.backends import EmitInput
 from sastc.backends.nir_export import emit_nir
 from sastc.backends.nir_import import import_nir
+from sastc.backends.nir_reading import NirOptions
 from sastc.backends.onnx_export import emit_onnx
 from sastc.data import load_frames
+from sastc.ir.graph import Graph
 from sastc.ir.lower import fuse
 from sastc.passes.quantize import quantize_net
+from sastc.report import synops_table
 from sastc.sim.float_sim import FloatSimulator
 from sastc.sim.int_sim import IntegerSimulator
 from sastc.sim.onnx_runner import OnnxRunner
@@ -41,6 +49,8 @@ from sastc.targets import load_target
 from sastc.train.export import checkpoint_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.nir_peers import neurobench_synops, run_in_peer
+from tests.peer_nets import PEER_NETS
 from tests.snntorch_models import snntorch_nets, snntorch_spikes
 
 SENSOR = (2, 34, 34)
@@ -66,9 +76,45 @@ def snntorch_rows(frames: np.ndarray, work: Path) -> None:
             exported = export_to_nir(net, torch.zeros(1, *SENSOR), ignore_dims=[0])
         path = work / f"snntorch_{kind}.nir"
         nir.write(path, exported)
-        ours = FloatSimulator(fuse(import_nir(path)), "hard").run(frames, record=True).records
+        graph = import_nir(path, NirOptions(reset="zero"))
+        ours = FloatSimulator(fuse(graph), "hard").run(frames, record=True).records
         theirs = snntorch_spikes(net, frames, torch, snn)
-        print(f"  snnTorch {kind:<6} -> NIR -> sastc: {agreements(ours, theirs)}")
+        print(f"  snnTorch {kind:<12} -> NIR -> sastc: {agreements(ours, theirs)}")
+
+
+def peer_rows(frames: np.ndarray, work: Path) -> None:
+    for name, peer in PEER_NETS.items():
+        net = peer.build()
+        theirs = peer.run(net, frames)
+        graph = import_nir(peer.export(net, work / f"{name}.nir"), peer.options)
+        imported = frames.reshape(*frames.shape[:2], -1) if peer.flat_input else frames
+        ours = FloatSimulator(fuse(graph), "hard").run(imported, record=True).records
+        print(f"  {name:<21} -> NIR -> sastc: {agreements(ours, theirs)}")
+
+
+def flavor_rows(graph: Graph, frames: np.ndarray, work: Path) -> None:
+    net = fuse(graph)
+    names = [name for name, node in graph.chain() if node.type_name in ("LIF", "LI")]
+    kinds = {name: layer.neuron == "lif" for name, layer in zip(names, net.layers, strict=True)}
+    hard = FloatSimulator(net, "hard").run(frames, record=True).records
+    for peer in ("norse", "sinabs", "snntorch", "spikingjelly"):
+        for flavor in ("spec", peer):
+            path = emit_nir(EmitInput(graph, net, nir_flavor=flavor), work / f"{peer}-{flavor}")[0]
+            try:
+                result = agreements(run_in_peer(peer, path, frames, kinds), hard)
+            except Exception as exc:  # what the peer does with a file not written for it
+                result = f"fails: {type(exc).__name__}: {str(exc).splitlines()[0][:70]}"
+            print(f"  sastc -> NIR ({flavor:<12}) -> {peer:<12}: {result}")
+
+
+def synops_rows(graph: Graph, frames: np.ndarray) -> None:
+    net = fuse(graph)
+    counter = FloatSimulator(net, "hard").synops_counter()
+    FloatSimulator(net, "hard").run(frames, synops=counter)
+    print("  " + "\n  ".join(synops_table({"float-hard": counter.result().to_dict()})))
+    theirs = neurobench_synops(net, frames)
+    print("  NeuroBench SynapticOperations (batch 1): "
+          + ", ".join(f"{key} {value:,.2f}" for key, value in theirs.items()))
 
 
 def checkpoint_rows(checkpoint: str, frames: np.ndarray, work: Path) -> None:
@@ -103,7 +149,12 @@ def main() -> None:
     print(f"N-MNIST test recordings: {len(test)}, 16 time bins; spike agreement per LIF layer")
     with tempfile.TemporaryDirectory() as work:
         snntorch_rows(test.frames, Path(work))
+        peer_rows(test.frames, Path(work))
+        graph, _ = checkpoint_graph(args.checkpoint)
+        flavor_rows(graph, test.frames, Path(work))
         checkpoint_rows(args.checkpoint, test.frames, Path(work))
+    print("SynOps per sample (float-hard, both conventions)")
+    synops_rows(graph, test.frames)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,24 @@
-"""Peer frameworks (Norse, Sinabs, snnTorch, SpikingJelly, Rockpool) on both sides of NIR, for
-``tests/test_nir_peers.py`` and ``benchmarks/interchange_agreement.py``.
+"""Peer frameworks (Norse, Sinabs, snnTorch, SpikingJelly) running what sastc writes, and
+NeuroBench counting SynOps, for
+``tests/test_nir_peers.py`` and ``benchmarks/interchange_agreement.py`` (the peers' own
+networks and exporters are in ``tests/peer_nets.py``).
 
 * :func:`run_in_peer`: a file sastc wrote for a flavour, imported by that peer's own
   importer and stepped over frames: records laid out as sastc's simulators lay them out
   (``[T, B, ...]``; spikes as bool, the readout as its membrane).
-* :data:`PEER_NETS`: small N-MNIST-sized networks built the usual way in each peer, each
-  with its own step-by-step run (spikes per spiking layer) and its own NIR exporter.
+* :func:`neurobench_synops`: NeuroBench's own ``SynapticOperations`` of a sastc network,
+  run as the equivalent snnTorch network.
 
 Peer packages are imported inside the functions, so importing this module needs none.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +133,70 @@ def run_in_peer(flavor: str, path: Path, frames: np.ndarray, spiking: dict[str, 
     neuron nodes ``spiking`` (name -> whether it spikes, in layer order)."""
     import torch
 
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), _quiet():
         warnings.simplefilter("ignore")
         return PEER_RUNNERS[flavor](path, frames, spiking)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The peers print and log as they import (snnTorch prints, Norse warns about r)."""
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def snntorch_equivalent(net: Any) -> Any:
+    """The lowered sastc ``net`` as an snnTorch network NeuroBench can hook: sum pooling
+    (``LPPool2d`` with ``p = 1``), the same weights, ``Leaky`` neurons with reset to zero."""
+    import snntorch as snn
+    import torch
+
+    modules: list[Any] = []
+    for layer in net.layers:
+        geometry = layer.geometry
+        if geometry.pool > 1:
+            modules.append(torch.nn.LPPool2d(1, geometry.pool))
+        if geometry.op == "dense" and len(geometry.pooled_shape) > 1:
+            modules.append(torch.nn.Flatten())
+        shape = (-1,) + (1,) * (len(geometry.out_shape) - 1)
+        threshold = torch.from_numpy(np.asarray(layer.threshold, np.float32)).reshape(shape)
+        modules += [_synapse(layer), snn.Leaky(beta=float(layer.beta), threshold=threshold,
+                                               reset_mechanism="zero", init_hidden=True,
+                                               output=layer is net.layers[-1])]
+    return torch.nn.Sequential(*modules)
+
+
+def _synapse(layer: Any) -> Any:
+    import torch
+
+    g = layer.geometry
+    if g.op == "dense":
+        module = torch.nn.Linear(int(np.prod(g.pooled_shape)), g.out_shape[0])
+        weight = layer.weight_matrix
+    else:
+        module = torch.nn.Conv2d(g.pooled_shape[0], g.out_shape[0], g.kernel, g.stride, g.padding)
+        weight = layer.weight
+    module.weight.data = torch.from_numpy(np.asarray(weight, np.float32))
+    module.bias.data = torch.from_numpy(np.asarray(layer.bias, np.float32))
+    return module
+
+
+def neurobench_synops(net: Any, frames: np.ndarray) -> dict[str, float]:
+    """NeuroBench 2.3's ``SynapticOperations`` per sample (its Benchmark with batch size 1,
+    sastc's per-sample convention) of ``net`` on ``frames``."""
+    import torch
+    from neurobench.benchmarks import Benchmark
+    from neurobench.metrics.workload import SynapticOperations
+    from neurobench.models import SNNTorchModel
+
+    x = _inputs(frames)
+    loader = torch.utils.data.DataLoader(list(zip(x, torch.zeros(len(x)), strict=True)),
+                                         batch_size=1)
+    model = SNNTorchModel(snntorch_equivalent(net))
+    with torch.no_grad():
+        results = Benchmark(model, loader, [], [], [[], [SynapticOperations]]).run(quiet=True)
+    return dict(results["SynapticOperations"])

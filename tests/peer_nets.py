@@ -130,6 +130,7 @@ def _sinabs_run(net: Any, frames: np.ndarray) -> list[np.ndarray]:
     for module in net:
         if hasattr(module, "reset_states"):
             module.reset_states()
+            module.batch_size = batch  # Squeeze layers unfold [B * T, ...] with it
     outputs, h = {}, _inputs(frames).flatten(0, 1)
     with torch.no_grad():
         for i, module in enumerate(net):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +29,7 @@ from sastc.ir.lower import fuse
 from sastc.ir.nodes import LIF
 from sastc.sim.float_sim import FloatSimulator
 from sastc.spec import parse_arch
-from tests.nir_peers import run_in_peer
+from tests.nir_peers import neurobench_synops, run_in_peer
 from tests.peer_nets import PEER_NETS, REFUSED
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the peers' own
@@ -156,58 +155,16 @@ def test_options_that_contradict_the_file_or_are_missing(tmp_path: Path) -> None
 # --- SynOps: NeuroBench's own SynapticOperations on an equivalent torch model ---------------
 
 
-def snntorch_equivalent(net: FloatNet) -> Any:
-    """``net`` as an snnTorch network NeuroBench can hook: sum pooling (``LPPool2d`` with
-    ``p = 1``), the same weights, ``Leaky`` neurons with reset to zero."""
-    snn = pytest.importorskip("snntorch")
-    modules: list[Any] = []
-    for layer in net.layers:
-        geometry = layer.geometry
-        if geometry.pool > 1:
-            modules.append(torch.nn.LPPool2d(1, geometry.pool))
-        if geometry.op == "dense" and len(geometry.pooled_shape) > 1:
-            modules.append(torch.nn.Flatten())
-        modules += [_synapse(layer), _leaky(snn, layer, layer is net.layers[-1])]
-    return torch.nn.Sequential(*modules)
-
-
-def _synapse(layer: Any) -> Any:
-    g = layer.geometry
-    if g.op == "dense":
-        module = torch.nn.Linear(int(np.prod(g.pooled_shape)), g.out_shape[0])
-        module.weight.data = torch.from_numpy(np.asarray(layer.weight_matrix, np.float32))
-    else:
-        module = torch.nn.Conv2d(g.pooled_shape[0], g.out_shape[0], g.kernel, g.stride, g.padding)
-        module.weight.data = torch.from_numpy(np.asarray(layer.weight, np.float32))
-    module.bias.data = torch.from_numpy(np.asarray(layer.bias, np.float32))
-    return module
-
-
-def _leaky(snn: Any, layer: Any, last: bool) -> Any:
-    shape = (-1,) + (1,) * (len(layer.geometry.out_shape) - 1)
-    threshold = torch.from_numpy(np.asarray(layer.threshold, np.float32)).reshape(shape)
-    return snn.Leaky(beta=float(layer.beta), threshold=threshold, reset_mechanism="zero",
-                     init_hidden=True, output=last)
-
-
 def test_synops_in_neurobench_convention_equal_neurobench(frames: np.ndarray) -> None:
     pytest.importorskip("neurobench")
-    from neurobench.benchmarks import Benchmark
-    from neurobench.metrics.workload import SynapticOperations
-    from neurobench.models import SNNTorchModel
-
+    pytest.importorskip("snntorch")
     graph = sastc_graph()
     net = fuse(graph)
     simulator = FloatSimulator(net, "hard")
     counter = simulator.synops_counter()
     simulator.run(frames, synops=counter)
     ours = counter.result().to_dict()
-    x = torch.from_numpy(np.minimum(frames, 1).astype(np.float32))
-    loader = torch.utils.data.DataLoader(list(zip(x, torch.zeros(len(x)), strict=True)),
-                                         batch_size=1)  # sastc counts per sample
-    model = SNNTorchModel(snntorch_equivalent(net))
-    theirs = Benchmark(model, loader, [], [], [[], [SynapticOperations]]).run(quiet=True)
-    assert ours["neurobench"] == pytest.approx(theirs["SynapticOperations"], rel=1e-12)
+    assert ours["neurobench"] == pytest.approx(neurobench_synops(net, frames), rel=1e-12)
     pooled = ours["per_layer"]["fc2"]  # after sum pooling: counts of 2..4 are events, not ACs
     assert pooled["neurobench"]["Effective_MACs"] > 0
     assert pooled["event_weighted"]["ACs"] > pooled["neurobench"]["Effective_MACs"]

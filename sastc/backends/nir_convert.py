@@ -159,9 +159,14 @@ def _checked_tau(name: str, node: Any, reading: Reading, dt: float, key: str = "
         bad = ~np.isfinite(tau) | (tau < dt * (1.0 - GAIN_TOLERANCE))
         rule = f"finite and >= dt = {dt:g} (beta = 1 - dt/tau in [0, 1])"
     if np.any(bad):
+        hint = NORSE_TAU_HINT if reading.flavor.name == "norse" else ""
         raise InterchangeError(f"node {name!r} ({type(node).__name__}): {key} must be {rule}, "
-                               f"got {float(tau[bad].flat[0]):g}")
+                               f"got {float(tau[bad].flat[0]):g}{hint}")
     return tau
+
+
+NORSE_TAU_HINT = ("; Norse 1.1.0's exporter writes tau = dt / tau_mem_inv, so its files read "
+                  "with --dt equal to the square of its time step (1e-6 for dt = 1e-3)")
 
 
 def _beta(reading: Reading, tau: np.ndarray, dt: float) -> np.ndarray:
