@@ -53,12 +53,12 @@ class Mcu:
     cflags: tuple[str, ...]
     linker_script: str
     cpu_hz: int
-    ring_frames: int | None  # streaming buffer of the firmware: None = T frames (rolling)
+    ring_frames: int  # frames of the firmware's streaming buffer: 1 (no rolling windows)
 
 
 MCUS = {
     "cortex-m4": Mcu("cortex-m4", "mps2-an386", ("-mcpu=cortex-m4", "-mthumb"),
-                     "mps2-an386.ld", 25_000_000, None),
+                     "mps2-an386.ld", 25_000_000, 1),
     "cortex-m0": Mcu("cortex-m0", "microbit", ("-mcpu=cortex-m0", "-mthumb"),
                      "microbit.ld", 16_000_000, 1),
 }
@@ -90,8 +90,7 @@ def build_firmware(build_dir: Path, mcu: Mcu, output: Path, opt: str = "-O2",
     of a board to link against instead of the machine's memory."""
     gcc = require_tool("arm-none-eabi-gcc")
     defines = [f"-DSASTC_CPU_HZ={mcu.cpu_hz}u"]
-    if mcu.ring_frames is not None:
-        defines.append(f"-DFIRMWARE_RING_FRAMES={mcu.ring_frames}u")
+    defines.append(f"-DFIRMWARE_RING_FRAMES={mcu.ring_frames}u")
     memory = [] if limits is None else [f"-Wl,--defsym=FLASH_BYTES={limits[0]}",
                                         f"-Wl,--defsym=RAM_BYTES={limits[1]}"]
     sources = [*firmware_sources(Path(build_dir), "io_semihost.c"), mcu_dir() / "startup.c"]
@@ -178,14 +177,16 @@ def default_timeout(samples: int) -> float:
 
 
 def mcu_report(build_dir: Path, qnet: QNet | None, frames: np.ndarray, labels: np.ndarray,
-               mcu_name: str, timeout: float | None = None) -> dict[str, Any]:
+               mcu_name: str, timeout: float | None = None,
+               extra_flags: Sequence[str] = ()) -> dict[str, Any]:
     """The ``mcu_*`` keys of ``sastc simulate --mcu``: run ``frames`` on the emulated core."""
     mcu = get_mcu(mcu_name)
     if qnet is None or not (Path(build_dir) / "model.h").is_file():
         raise ConfigError(f"{build_dir}: no model.h; --mcu needs a build of an integer profile "
                           "(int8-fixed or int4-fixed) with the c-header emitter")
     with tempfile.TemporaryDirectory(prefix="sastc-fw-") as tmp:
-        elf = build_firmware(Path(build_dir), mcu, Path(tmp) / "firmware.elf")
+        elf = build_firmware(Path(build_dir), mcu, Path(tmp) / "firmware.elf",
+                             extra_flags=extra_flags)
         memory = elf_memory(elf)
         results = run_frames(elf, mcu, frames, timeout or default_timeout(len(frames)))
     expected, synops = reference(qnet, frames)

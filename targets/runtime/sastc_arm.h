@@ -22,6 +22,7 @@
 #include "sastc_internal.h"
 
 typedef uint32_t sastc_word __attribute__((may_alias));
+#define SASTC_UNUSED __attribute__((unused)) /* the arguments of the naked functions */
 
 /* Assembly text written out 8 times (not .rept: the compiler sizes an asm statement by its
  * lines, and short branches around it must stay in range). */
@@ -201,7 +202,6 @@ SASTC_INLINE void sastc_arm_block_i4(int16_t *acc, const uint16_t *w, uint32_t f
  * it uses, r7 and r9 included): u, the sums, the lane pairs (bias, theta1 of every lane)
  * and m in r0..r3, 2^frac on the stack. The sums are read and cleared; returns the spike
  * bits. About 7 instructions per neuron. */
-#define SASTC_UNUSED __attribute__((unused))
 __attribute__((naked, noinline, unused)) static uint32_t
 sastc_arm_lif_narrow(int32_t *u SASTC_UNUSED, int16_t *acc16 SASTC_UNUSED,
                      const int32_t *pairs SASTC_UNUSED, int32_t m SASTC_UNUSED,

@@ -58,6 +58,77 @@ sastc_arm_window_i8(int16_t *acc SASTC_UNUSED, const uint16_t *w SASTC_UNUSED,
             "bne 1b\n\t"
             "pop {r4-r11, pc}");
 }
+
+/* Unpack the two words at [r1, #off] (packed words 2j .. 2j + 3 of a 4-bit block) into
+ * bytes: r4, r5 fields 0 and 2, r6, r8 fields 1 and 3, sign-extended (r10 = 0x08080808,
+ * r11 = 0x0F0F0F0F). */
+#define SASTC_ARM_I4_UNPACK(off)                                                             \
+    "ldrd r4, r5, [r1, #" off "]\n\t"                                                        \
+    "eor r4, r4, #0x88888888\n\t"                                                            \
+    "eor r5, r5, #0x88888888\n\t"                                                            \
+    "and r6, r11, r4, lsr #4\n\t"                                                            \
+    "and r8, r11, r5, lsr #4\n\t"                                                            \
+    "and r4, r4, r11\n\t"                                                                    \
+    "and r5, r5, r11\n\t"                                                                    \
+    "ssub8 r4, r4, r10\n\t"                                                                  \
+    "ssub8 r5, r5, r10\n\t"                                                                  \
+    "ssub8 r6, r6, r10\n\t"                                                                  \
+    "ssub8 r8, r8, r10\n\t"
+
+/* Two sum words at [r0, #off] += bytes 0, 2 (rot "") or 1, 3 (rot ", ror #8") of ra, rb. */
+#define SASTC_ARM_I4_ADD(off, ra, rb, rot)                                                   \
+    "ldrd r12, lr, [r0, #" off "]\n\t"                                                       \
+    "sxtab16 r12, r12, " ra rot "\n\t"                                                       \
+    "sxtab16 lr, lr, " rb rot "\n\t"                                                         \
+    "strd r12, lr, [r0, #" off "]\n\t"
+
+/* Half a block: the 16 sums at r0 += fields 0, 1 (rot "") or 2, 3 (rot ", ror #8"). */
+#define SASTC_ARM_I4_HALF(rot)                                                               \
+    SASTC_ARM_I4_UNPACK("0") SASTC_ARM_I4_ADD("0", "r4", "r5", rot)                          \
+    SASTC_ARM_I4_ADD("16", "r6", "r8", rot)                                                  \
+    SASTC_ARM_I4_UNPACK("8") SASTC_ARM_I4_ADD("8", "r4", "r5", rot)                          \
+    SASTC_ARM_I4_ADD("24", "r6", "r8", rot)
+
+/* A whole block: the 32 sums at r0 += fields 0..3. */
+#define SASTC_ARM_I4_BLOCK                                                                   \
+    SASTC_ARM_I4_UNPACK("0") SASTC_ARM_I4_ADD("0", "r4", "r5", "")                           \
+    SASTC_ARM_I4_ADD("16", "r6", "r8", "") SASTC_ARM_I4_ADD("32", "r4", "r5", ", ror #8")    \
+    SASTC_ARM_I4_ADD("48", "r6", "r8", ", ror #8")                                           \
+    SASTC_ARM_I4_UNPACK("8") SASTC_ARM_I4_ADD("8", "r4", "r5", "")                           \
+    SASTC_ARM_I4_ADD("24", "r6", "r8", "") SASTC_ARM_I4_ADD("40", "r4", "r5", ", ror #8")    \
+    SASTC_ARM_I4_ADD("56", "r6", "r8", ", ror #8")
+
+/* One run of 4-bit weights, in assembly (naked): `halves` (>= 1) runs of 16 weights from
+ * the block at w, starting at its upper half if `upper`: an upper half, whole blocks, a
+ * lower half, as run_i4_halves. 54 instructions per whole block of 32 weights. */
+__attribute__((naked, noinline, unused)) static void
+sastc_arm_run_i4(int16_t *acc SASTC_UNUSED, const uint16_t *w SASTC_UNUSED,
+                 uint32_t halves SASTC_UNUSED, uint32_t upper SASTC_UNUSED)
+{
+    __asm__("push {r4-r11, lr}\n\t"
+            "mov r10, #0x08080808\n\t"
+            "mov r11, #0x0F0F0F0F\n\t"
+            "cmp r3, #0\n\t"
+            "beq 1f\n\t"
+            SASTC_ARM_I4_HALF(", ror #8")
+            "adds r0, r0, #32\n\t"
+            "adds r1, r1, #16\n\t"
+            "subs r2, r2, #1\n\t"
+            "1:\n\t"
+            "cmp r2, #2\n\t"
+            "blo 2f\n\t"
+            SASTC_ARM_I4_BLOCK
+            "adds r0, r0, #64\n\t"
+            "adds r1, r1, #16\n\t"
+            "subs r2, r2, #2\n\t"
+            "b 1b\n\t"
+            "2:\n\t"
+            "cmp r2, #0\n\t"
+            "beq 3f\n\t"
+            SASTC_ARM_I4_HALF("")
+            "3:\n\t"
+            "pop {r4-r11, pc}");
+}
 #endif
 
 #define SASTC_BLOCK_WORDS 8u /* words per block: one 16-byte vector */
@@ -278,6 +349,12 @@ SASTC_INLINE void sastc_apply_window(const plan *p, const window *win, uint32_t 
         sastc_arm_window_i8(acc, p->words + tap / 2u, run / SASTC_I8_BLOCK << 8 | win->rows,
                             (int32_t)(2u * (acc_row_step - run)),
                             -(int32_t)(tap_row_step + run));
+        return;
+    }
+    if (kind == I4_HALVES) { /* runs of half blocks: 16 weights each */
+        for (r = 0; r < win->rows; ++r, acc += acc_row_step, tap -= tap_row_step)
+            sastc_arm_run_i4(acc, p->words + tap / SASTC_I4_BLOCK * SASTC_BLOCK_WORDS,
+                             run / SASTC_HALF_BLOCK, tap / SASTC_HALF_BLOCK % 2u);
         return;
     }
 #endif

@@ -40,9 +40,10 @@
 
 #define SASTC_ABI_VERSION 2u
 
-/* model.h puts this before its weight arrays: 16-byte aligned blocks (GCC, Clang). */
+/* model.h puts this before its weight arrays: 4-byte aligned, so that 32-bit cores load two
+ * packed words at a time (GCC, Clang; sastc_init checks it where it matters). */
 #if defined(__GNUC__)
-#define SASTC_ALIGNED_DATA __attribute__((aligned(16)))
+#define SASTC_ALIGNED_DATA __attribute__((aligned(4)))
 #else
 #define SASTC_ALIGNED_DATA
 #endif
