@@ -29,6 +29,7 @@ from sastc.sim.c_stream import (
     decode_streams,
     encode_streams,
     run_host,
+    stream_events,
 )
 from sastc.sim.int_sim import IntegerSimulator
 from tests.test_c_runtime import make_qnet
@@ -58,12 +59,7 @@ def nmnist_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[QNet, Path]:
     return qnet, build_vectors_host(build)
 
 
-def run_streams(executable: Path, streams: list[EventStream], **options) -> list[StreamResult]:
-    reader, header = run_host(executable, encode_streams(streams, **options))
-    status, results = decode_streams(reader, len(streams), header)
-    assert status == 0, f"sastc_events_init: status {status}"
-    assert reader.offset == len(reader.data)
-    return results
+run_streams = stream_events
 
 
 def c_frames(result: StreamResult, shape: tuple[int, ...]) -> np.ndarray:

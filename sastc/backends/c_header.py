@@ -44,9 +44,9 @@ from sastc.targets import runtime_dir
 HEADER_FILE = "model.h"
 ABI_VERSION = 2
 RUNTIME_FILES = ("sastc_rt.h", "sastc_internal.h", "sastc_numerics.h", "sastc_rows.h",
-                 "sastc_synapse.h", "sastc_arm.h", "sastc_status.def", "sastc_events.h",
-                 "sastc_rt.c", "sastc_check.c", "sastc_synapse.c", "sastc_neuron.c",
-                 "sastc_events.c")
+                 "sastc_synapse.h", "sastc_arm.h", "sastc_arm_runs.h", "sastc_status.def",
+                 "sastc_events.h", "sastc_rt.c", "sastc_check.c", "sastc_synapse.c",
+                 "sastc_neuron.c", "sastc_events.c")
 
 
 def _layer_arrays(index: int, layer: QLayer) -> list[str]:

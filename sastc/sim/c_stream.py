@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from sastc.errors import SastcError
-from sastc.sim.c_runtime import STRICT_CFLAGS, _compile, runtime_sources
+from sastc.sim.c_runtime import STRICT_CFLAGS, _compile, describe_status, runtime_sources
 from sastc.targets import targets_dir
 
 MAGIC_IN, MAGIC_OUT = b"SAV1", b"SAR1"
@@ -192,3 +192,17 @@ def run_host(executable: Path, payload: bytes, timeout: float = 60.0) -> tuple[R
                               f"{result.stderr.decode(errors='replace')}")
     reader = Reader(result.stdout)
     return reader, reader.header()
+
+
+def stream_events(executable: Path, streams: Sequence[EventStream], **options) -> list[StreamResult]:
+    """Every stream through the host firmware (``encode_streams`` options); FirmwareFailure if
+    ``sastc_events_init`` refuses the settings or the answer is malformed."""
+    reader, header = run_host(executable, encode_streams(streams, **options))
+    status, results = decode_streams(reader, len(streams), header)
+    if status != 0:
+        raise FirmwareFailure(f"sastc_events_init refused the stream settings: "
+                              f"{describe_status(status)}")
+    if reader.offset != len(reader.data):
+        raise FirmwareFailure(f"{len(reader.data) - reader.offset} unexpected bytes after the "
+                              "last stream's answer")
+    return results

@@ -1,7 +1,7 @@
 /* sastc_arm.h - kernels for Armv7E-M cores with the DSP extension (Cortex-M4, M7, M33 ...).
  *
- * Included by sastc_rows.h and sastc_neuron.c when the compiler targets such a core
- * (__ARM_FEATURE_DSP, GCC or Clang); every other target uses the portable C beside them,
+ * Included by sastc_rt.c, sastc_neuron.c and sastc_arm_runs.h when the compiler targets
+ * such a core (__ARM_FEATURE_DSP, GCC or Clang); every other target uses the portable C,
  * which the host tests compare with the simulator. These compute exactly the same values
  * (the emulated-core tests compare them with the simulator too):
  *
@@ -21,13 +21,13 @@
 
 #include "sastc_internal.h"
 
-typedef uint32_t sastc_word __attribute__((may_alias));
+typedef uint32_t sastc_word __attribute__((may_alias)); /* two int16 sums, or two words */
 #define SASTC_UNUSED __attribute__((unused)) /* the arguments of the naked functions */
 
 /* Assembly text written out 8 times (not .rept: the compiler sizes an asm statement by its
  * lines, and short branches around it must stay in range). */
 #define SASTC_TIMES2(text) text text
-#define SASTC_TIMES8(text) SASTC_TIMES2(SASTC_TIMES2(SASTC_TIMES2(text))) /* two int16 sums, or two packed words */
+#define SASTC_TIMES8(text) SASTC_TIMES2(SASTC_TIMES2(SASTC_TIMES2(text)))
 
 /* sums + sign-extended bytes 0 and 2 of x, per 16-bit lane. */
 SASTC_INLINE uint32_t sastc_sxtab16(uint32_t sums, uint32_t x)
@@ -116,33 +116,6 @@ SASTC_INLINE void sastc_arm_block_i8(int16_t *acc, const uint16_t *w)
         sums[j] = sastc_sxtab16(sums[j], v);
         sums[j + 4u] = sastc_sxtab16_hi(sums[j + 4u], v);
     }
-}
-
-/* acc[i] += W[i] for a run of `blocks` (>= 1) whole 8-bit blocks, sums and weights 4-byte
- * aligned: per block one LDM of its 4 weight words, and per half of its 16 sums one LDM,
- * four SXTAB16 and one STM (15 instructions for 16 weights with the loop). Fixed registers
- * (r7, the Thumb frame pointer, and r9, a platform register, are left alone). */
-SASTC_INLINE void sastc_arm_run_i8(int16_t *acc, const uint16_t *w, uint32_t blocks)
-{
-    __asm__ volatile("1:\n\t"
-                     "ldm %[w]!, {r4, r5, r6, r8}\n\t"
-                     "ldm %[s]!, {r10, r11, r12, lr}\n\t"
-                     "sxtab16 r10, r10, r4\n\t"
-                     "sxtab16 r11, r11, r5\n\t"
-                     "sxtab16 r12, r12, r6\n\t"
-                     "sxtab16 lr, lr, r8\n\t"
-                     "stmdb %[s], {r10, r11, r12, lr}\n\t"
-                     "ldm %[s]!, {r10, r11, r12, lr}\n\t"
-                     "sxtab16 r10, r10, r4, ror #8\n\t"
-                     "sxtab16 r11, r11, r5, ror #8\n\t"
-                     "sxtab16 r12, r12, r6, ror #8\n\t"
-                     "sxtab16 lr, lr, r8, ror #8\n\t"
-                     "stmdb %[s], {r10, r11, r12, lr}\n\t"
-                     "subs %[n], %[n], #1\n\t"
-                     "bne 1b"
-                     : [w] "+r"(w), [s] "+r"(acc), [n] "+r"(blocks)
-                     :
-                     : "r4", "r5", "r6", "r8", "r10", "r11", "r12", "lr", "cc", "memory");
 }
 
 /* Sums += a 4-bit block: all 32 (fields = 4), or 16 from fields f0, f0 + 1 (fields = 2, f0 = 0
