@@ -120,7 +120,8 @@ def load_source(path: Path, overrides: dict[str, Any], nir_source: dict[str, Any
         return _from_nir(path, overrides, nir_source or {})
     stated = [key for key, value in (nir_source or {}).items() if value is not None]
     if stated:
-        raise ConfigError(f"{path}: --{', --'.join(OPTION_NAMES[k] for k in stated)} apply to "
+        verb = "applies" if len(stated) == 1 else "apply"
+        raise ConfigError(f"{path}: --{', --'.join(OPTION_NAMES[k] for k in stated)} {verb} to "
                           ".nir sources only (a checkpoint records its own neuron model)")
     from sastc.train.export import checkpoint_graph
 
