@@ -23,19 +23,14 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
-import nir
 import numpy as np
-import snntorch as snn
 import torch
-from snntorch.export_nir import export_to_nir
 
 from sastc.backends import EmitInput
 from sastc.backends.nir_export import emit_nir
 from sastc.backends.nir_import import import_nir
-from sastc.backends.nir_reading import NirOptions
 from sastc.backends.onnx_export import emit_onnx
 from sastc.data import load_frames
 from sastc.ir.graph import Graph
@@ -51,9 +46,6 @@ from sastc.train.export import checkpoint_graph
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.nir_peers import neurobench_synops, run_in_peer
 from tests.peer_nets import PEER_NETS
-from tests.snntorch_models import snntorch_nets, snntorch_spikes
-
-SENSOR = (2, 34, 34)
 
 
 def agreements(mine: list[np.ndarray], reference: list[np.ndarray]) -> str:
@@ -67,19 +59,6 @@ def agreements(mine: list[np.ndarray], reference: list[np.ndarray]) -> str:
             cells.append("readout equal" if np.array_equal(a, b) else
                          f"readout max |diff| {float(np.abs(a - b).max()):.1e}")
     return ", ".join(cells)
-
-
-def snntorch_rows(frames: np.ndarray, work: Path) -> None:
-    for kind, net in snntorch_nets(torch, snn).items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            exported = export_to_nir(net, torch.zeros(1, *SENSOR), ignore_dims=[0])
-        path = work / f"snntorch_{kind}.nir"
-        nir.write(path, exported)
-        graph = import_nir(path, NirOptions(reset="zero"))
-        ours = FloatSimulator(fuse(graph), "hard").run(frames, record=True).records
-        theirs = snntorch_spikes(net, frames, torch, snn)
-        print(f"  snnTorch {kind:<12} -> NIR -> sastc: {agreements(ours, theirs)}")
 
 
 def peer_rows(frames: np.ndarray, work: Path) -> None:
@@ -148,7 +127,6 @@ def main() -> None:
     test = load_frames("nmnist", "test", data_dir=args.data_dir, time_bins=16, progress=False)
     print(f"N-MNIST test recordings: {len(test)}, 16 time bins; spike agreement per LIF layer")
     with tempfile.TemporaryDirectory() as work:
-        snntorch_rows(test.frames, Path(work))
         peer_rows(test.frames, Path(work))
         graph, _ = checkpoint_graph(args.checkpoint)
         flavor_rows(graph, test.frames, Path(work))

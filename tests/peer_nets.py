@@ -198,7 +198,39 @@ def _norse_export(net: Any, path: Path) -> Path:
     return _write(norse.to_nir(net, torch.zeros(1, FLAT)), path)
 
 
+# --- snnTorch: Leaky with reset_mechanism="zero" (tests/snntorch_models.py) -------------------
+
+
+def _snntorch_build(kind: str) -> Any:
+    import snntorch as snn
+    import torch
+
+    from tests.snntorch_models import snntorch_nets
+
+    return snntorch_nets(torch, snn)[kind]
+
+
+def _snntorch_run(net: Any, frames: np.ndarray) -> list[np.ndarray]:
+    import snntorch as snn
+    import torch
+
+    from tests.snntorch_models import snntorch_spikes
+
+    return snntorch_spikes(net, frames, torch, snn)
+
+
+def _snntorch_zero_export(net: Any, path: Path) -> Path:
+    import torch
+    from snntorch.export_nir import export_to_nir
+
+    return _write(export_to_nir(net, torch.zeros(1, *SENSOR), ignore_dims=[0]), path)
+
+
 PEER_NETS: dict[str, PeerNet] = {
+    "snntorch-dense": PeerNet(lambda: _snntorch_build("dense"), _snntorch_run,
+                              _snntorch_zero_export, NirOptions(reset="zero")),
+    "snntorch-conv": PeerNet(lambda: _snntorch_build("conv"), _snntorch_run,
+                             _snntorch_zero_export, NirOptions(reset="zero")),
     "spikingjelly": PeerNet(_spikingjelly_build, _spikingjelly_run, _spikingjelly_export,
                             NirOptions(reset="zero")),  # dt = 1e-4 implied by r = tau/dt
     "sinabs-iaf": PeerNet(lambda: _sinabs_build("iaf", 6), _sinabs_run, _sinabs_export,
