@@ -30,7 +30,8 @@ from sastc.ir.nodes import LIF
 from sastc.sim.float_sim import FloatSimulator
 from sastc.spec import parse_arch
 from tests.nir_peers import neurobench_synops, run_in_peer
-from tests.peer_nets import PEER_NETS, REFUSED
+from tests.peer_nets import PEER_NETS
+from tests.peer_refused import REFUSED
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the peers' own
 nir = pytest.importorskip("nir")

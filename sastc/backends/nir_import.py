@@ -29,10 +29,10 @@ import numpy as np
 
 from sastc.backends.nir_convention import JSON_KEYS, RESTORED_KEYS, from_h5
 from sastc.backends.nir_convert import Converted, convert_node, declared_shape
-from sastc.backends.nir_reading import NirOptions, Reading, resolve_reading
+from sastc.backends.nir_reading import NirOptions, Reading, check_reset, resolve_reading
 from sastc.errors import GraphError, InterchangeError
 from sastc.ir.graph import Graph
-from sastc.ir.nodes import LI, LIF, Affine, Conv2d, Input, Node, Output, Shape
+from sastc.ir.nodes import LI, LIF, Affine, Conv2d, Input, Output, Shape
 
 READ_ERRORS = (OSError, KeyError, ValueError, TypeError, AssertionError, AttributeError)
 
@@ -80,26 +80,6 @@ def read_nir(path: Path) -> Any:
         raise InterchangeError(f"{path}: holds a single {type(graph).__name__} node, "
                                "expected a NIRGraph")
     return graph
-
-
-def check_reset(nodes: dict[str, Node], reading: Reading) -> None:
-    """Spiking neurons need a stated reset, and sastc compiles reset to zero only."""
-    spiking = [name for name, node in nodes.items() if isinstance(node, LIF)]
-    if not spiking:
-        return
-    if reading.reset is None:
-        raise InterchangeError(
-            f"{reading.source}: the file does not say how its spiking neurons ({', '.join(spiking)}) "
-            "reset after a spike (NIR has no field for it); pass --reset zero if the membrane is "
-            "set to 0 (snnTorch reset_mechanism='zero', Norse, SpikingJelly v_reset=0, Sinabs "
-            "MembraneReset) or --reset subtract if the threshold is subtracted (the default of "
-            "snnTorch Leaky and Sinabs)")
-    if reading.reset == "subtract":
-        raise InterchangeError(
-            f"{reading.source}: node {spiking[0]!r} (LIF) resets by subtraction (--reset "
-            "subtract: v <- v - v_threshold after a spike), which sastc's integer neuron cannot "
-            "express yet; sastc compiles reset to zero (v <- 0): retrain with snnTorch "
-            "reset_mechanism='zero', Sinabs MembraneReset or SpikingJelly v_reset=0")
 
 
 def _adjacency(names: list[str], edges: list[tuple[str, str]], source: str

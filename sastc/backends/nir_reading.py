@@ -28,6 +28,7 @@ import numpy as np
 
 from sastc.backends.nir_flavors import Flavor, get_flavor
 from sastc.errors import ConfigError, InterchangeError
+from sastc.ir.nodes import LIF, Node
 
 RESETS = ("zero", "subtract")
 DT_AGREEMENT = 1e-6  # relative: nodes imply the same dt within float32 rounding
@@ -152,3 +153,23 @@ def implied_dt(nodes: dict[str, Any], source: str) -> float | None:
         raise InterchangeError(f"{source}: the neurons imply different time steps dt = tau/r "
                                f"({shown}); pass --dt SECONDS")
     return first
+
+
+def check_reset(nodes: dict[str, Node], reading: Reading) -> None:
+    """Spiking neurons need a stated reset, and sastc compiles reset to zero only."""
+    spiking = [name for name, node in nodes.items() if isinstance(node, LIF)]
+    if not spiking:
+        return
+    if reading.reset is None:
+        raise InterchangeError(
+            f"{reading.source}: the file does not say how its spiking neurons ({', '.join(spiking)}) "
+            "reset after a spike (NIR has no field for it); pass --reset zero if the membrane is "
+            "set to 0 (snnTorch reset_mechanism='zero', Norse, SpikingJelly v_reset=0, Sinabs "
+            "MembraneReset) or --reset subtract if the threshold is subtracted (the default of "
+            "snnTorch Leaky and Sinabs)")
+    if reading.reset == "subtract":
+        raise InterchangeError(
+            f"{reading.source}: node {spiking[0]!r} (LIF) resets by subtraction (--reset "
+            "subtract: v <- v - v_threshold after a spike), which sastc's integer neuron cannot "
+            "express yet; sastc compiles reset to zero (v <- 0): retrain with snnTorch "
+            "reset_mechanism='zero', Sinabs MembraneReset or SpikingJelly v_reset=0")
