@@ -164,6 +164,17 @@ def test_a_firmware_that_does_not_answer_is_stopped(nmnist_m4: tuple[QNet, Path]
         run_frames(elf, MCUS["cortex-m4"], frames, timeout=0.5)
 
 
+def test_a_stack_overflow_faults_instead_of_corrupting(nmnist_m4: tuple[QNet, Path]) -> None:
+    """The stack sits at the start of RAM: a firmware linked with too small a stack stops
+    with an error naming the overflow, not with wrong numbers."""
+    _, elf = nmnist_m4
+    small = build_firmware(elf.parent, MCUS["cortex-m4"], elf.parent / "small-stack.elf",
+                           stack_bytes=256)
+    frames = np.ones((1, 16, 2, 34, 34), dtype=np.uint8)
+    with pytest.raises(FirmwareFailure, match="stack overflow"):
+        run_frames(small, MCUS["cortex-m4"], frames, timeout=60)
+
+
 def test_malformed_answers_are_errors() -> None:
     with pytest.raises(FirmwareFailure, match="does not start with"):
         Reader(b"XXXX" + bytes(28)).header()

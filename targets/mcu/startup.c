@@ -2,14 +2,15 @@
  *
  * The vector table (initial stack pointer, reset and fault handlers), a reset handler that
  * copies .data from flash, zeroes .bss and calls main, and an exit through semihosting with
- * main's return value (or FAULT_EXIT after a fault). The symbols come from the linker
- * scripts beside this file. */
+ * main's return value (or FAULT_EXIT after a fault, STACK_EXIT after a stack overflow). The
+ * symbols come from the linker scripts beside this file. */
 #include <stdint.h>
 
 #define FAULT_EXIT 3u
+#define STACK_EXIT 4u
 
 extern uint32_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[];
-extern uint32_t __stack_top[];
+extern uint32_t __stack_top[], __stack_bottom[];
 
 int main(void);
 void semihost_exit(uint32_t code);
@@ -36,7 +37,20 @@ void reset_handler(void)
     semihost_exit((uint32_t)main());
 }
 
-void fault_handler(void)
+/* A fault: exit with STACK_EXIT if the stack pointer had reached the bottom of the stack
+ * (the linker script puts the stack first in RAM, so an overflow runs below RAM, where it
+ * faults or loses its writes, instead of overwriting data), else FAULT_EXIT. Runs on a
+ * fresh stack: the faulting one may be exhausted. */
+void fault_exit(uint32_t sp);
+void fault_exit(uint32_t sp)
 {
-    semihost_exit(FAULT_EXIT);
+    semihost_exit(sp < (uint32_t)(uintptr_t)__stack_bottom + 64u ? STACK_EXIT : FAULT_EXIT);
+}
+
+__attribute__((naked)) void fault_handler(void)
+{
+    __asm__ volatile("mov r0, sp\n\t"
+                     "ldr r1, =__stack_top\n\t"
+                     "mov sp, r1\n\t"
+                     "bl fault_exit");
 }
