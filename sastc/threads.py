@@ -3,17 +3,19 @@
 More threads pay only when every thread gets a core and each parallel region is large
 enough to hide its start-up and barrier. torch's CPU kernels synchronise the threads
 after every small operation (the LIF scan runs a dozen per time step), so one thread
-descheduled by another program stalls the others at each barrier: on two cores with one
-busy program, two threads trained 2-10x slower than one. The choice is therefore
+descheduled by another program stalls the others at each barrier: on two cores next to
+busy programs, two threads trained 2.5-17x slower than one with OpenMP's default
+spin-waiting, 1.0-1.6x slower with passive waiting. The choice is therefore
 
-    threads = 1                                     if work < minimum(workload)
-    threads = min(max_threads, cores - busy, cap)   otherwise (at least 1)
+    threads = 1                                       if work < min_work(workload)
+    threads = min(max_threads, (cores - busy) // jobs) otherwise (at least 1)
 
 where ``cores`` are the CPUs this process may use (affinity, cgroup quota), ``busy``
-counts the cores other processes kept busy during a short sample of ``/proc/stat``
-(a core busy more than ``BUSY_SLACK`` of the time counts), and ``--threads N`` overrides
-everything. OpenMP (torch) waits passively between regions (``OMP_WAIT_POLICY``) so that
-idle threads leave their cores to other programs instead of spinning.
+counts the cores other processes kept busy during a sample of ``/proc/stat`` (a core
+busy more than ``BUSY_SLACK`` of the time counts), ``jobs`` are this program's processes
+sharing them (sweep jobs, DDP ranks), and ``--threads N`` overrides everything. OpenMP
+(torch) waits passively between regions (``OMP_WAIT_POLICY=PASSIVE``) so that a thread
+with nothing to do leaves its core to others instead of spinning for milliseconds.
 
 This module imports neither numpy nor torch at import time: the wait policy has to be in
 the environment before torch loads its OpenMP runtime.
@@ -53,8 +55,13 @@ class Workload:
 
 
 WORKLOADS = {w.name: w for w in (
-    Workload("train", "MACs/step", 2e10, torch=True),
-    Workload("eval", "samples/batch", 1024, torch=True),
+    # forward synapse MACs of one batch (training_work); with passive waits on 2 idle cores,
+    # 2 threads took 1.4x as long per step at 3.4e8 (N-MNIST net, batch 32), as long at
+    # 6.7e8, 0.72x at 2.1e9
+    Workload("train", "MACs/step", 1.5e9, torch=True),
+    # inference runs the same kernels: the train minimum over ~6e5 MACs x 16 steps a sample
+    Workload("eval", "samples/batch", 256, torch=True),
+    # whole batch parts per Python thread (split_batch: at least 8 samples each)
     Workload("simulate", "samples/batch", 16),
     Workload("compile", "samples/batch", 16),
 )}
