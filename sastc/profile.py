@@ -45,6 +45,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "max_frac_bits": (0, 30),
 }
 CALIBRATION_METHODS = ("accuracy", "rate")
+CALIBRATION_OBJECTIVES = ("agreement", "labels")
 EXAMPLE: dict[str, Any] = {
     "weight_bits": 8, "weight_bits_range": [2, 8], "weight_range": "symmetric",
     "weight_granularity": "per-channel", "readout_granularity": "per-tensor",
@@ -164,6 +165,7 @@ class Calibration(_ReadOnlyMapping):
     scales: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5)
     rounds: int = 2
     min_gain: float = 1.0
+    objective: str = "agreement"   # what "accuracy" scores: float-hard decisions or labels
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], profile: str) -> Calibration:
@@ -184,7 +186,11 @@ class Calibration(_ReadOnlyMapping):
             raise _fail(profile, f"calibrate.rounds must be an integer >= 1; got {rounds!r}")
         if not _number(gain) or gain < 0:
             raise _fail(profile, f"calibrate.min_gain must be a number >= 0; got {gain!r}")
-        return cls(merged["method"], tuple(float(s) for s in scales), rounds, float(gain))
+        if merged["objective"] not in CALIBRATION_OBJECTIVES:
+            raise _fail(profile, f"calibrate.objective {merged['objective']!r} is not "
+                                 f"supported; supported: {', '.join(CALIBRATION_OBJECTIVES)}")
+        return cls(merged["method"], tuple(float(s) for s in scales), rounds, float(gain),
+                   merged["objective"])
 
 
 def _number(value: Any) -> bool:

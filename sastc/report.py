@@ -95,7 +95,7 @@ def summary_text(report: dict[str, Any]) -> str:
     calib = report.get("calibrate", {})
     if calib and not calib.get("skipped"):
         lines += [f"Calibration ({calib['method']}, {calib['samples']} {calib['split']} samples): "
-                  f"integer accuracy {calib['accuracy_before']:.2f}% -> "
+                  f"{_score_name(calib)} {calib['accuracy_before']:.2f}% -> "
                   f"{calib['accuracy_after']:.2f}%", ""]
     check = report.get("check", {})
     if check.get("integer"):
@@ -166,3 +166,10 @@ def confusion_lines(matrix: list[list[int]], classes: list[str]) -> list[str]:
     for label, row in zip(labels, matrix, strict=True):
         lines.append(f"  {label:<{width}}" + "".join(f"{count:>{cell}}" for count in row))
     return lines
+
+
+def _score_name(calib: dict) -> str:
+    """What the calibration scored: agreement with float-hard decisions, or accuracy."""
+    if calib.get("objective", "labels") == "agreement":
+        return "integer decisions equal to float hard"
+    return "integer accuracy"

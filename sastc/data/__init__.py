@@ -27,7 +27,14 @@ from sastc.data import dvsgesture, folder, nmnist, synthetic
 from sastc.data.base import SPLITS, FrameSet
 from sastc.data.binning import bin_window
 from sastc.data.corrupt import CORRUPTIONS, Corruption, parse_corruption
-from sastc.data.events import DatasetInfo, Recordings, SourceOptions, stratified_order
+from sastc.data.events import (
+    CALIB_SHUFFLE_SEED,
+    CALIB_SIZE,
+    DatasetInfo,
+    Recordings,
+    SourceOptions,
+    stratified_order,
+)
 from sastc.data.frames import (
     build_frames,
     cache_key,
@@ -137,14 +144,19 @@ def open_recordings(info: DatasetInfo, split: str, options: SourceOptions,
                     val_fraction: float) -> Recordings:
     """The recordings of ``split``, with the validation split carved out of train.
 
-    With a validation split, ``val`` (and ``calib``, so the compiler calibrates on
-    data training never saw) is that split and ``train`` the rest of the training
-    recordings (``sastc.data.validation``).
+    With a validation split, ``val`` is that split and ``train`` the rest of the
+    training recordings (``sastc.data.validation``); ``calib`` is the validation split
+    plus up to ``CALIB_SIZE`` training recordings (class-stratified): the compiler
+    scores calibration by agreement with the float model, which needs no unseen
+    labels, and a small validation split alone is too noisy to calibrate on.
     """
     if val_fraction == 0 or split == "test":
         return info.open_split(split, options)
     full = info.open_split("train", options)
     train, val = carve_validation(full.labels, full.groups, val_fraction, full.classes)
+    if split == "calib":
+        extra = train[stratified_order(full.labels[train], CALIB_SHUFFLE_SEED)[:CALIB_SIZE]]
+        return full.subset(np.sort(np.concatenate([val, extra])), f"{info.name}/calib")
     return full.subset(train if split == "train" else val, f"{info.name}/{split}")
 
 

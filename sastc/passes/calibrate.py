@@ -10,9 +10,15 @@ Methods:
 - ``accuracy`` (default): coordinate search, layer by layer and for a few
   rounds, over the profile's scale grid; each candidate is quantized and
   simulated bit-exactly, and a scale replaces the current one only if its
-  calibration accuracy is higher by at least ``min_gain`` points (ties: the
+  calibration score is higher by at least ``min_gain`` points (ties: the
   scale closest to 1). Layers before the one being searched are simulated
-  once and cached.
+  once and cached. The score is the profile's ``objective``: ``agreement``
+  (default), the share of samples where the integer model decides as the float
+  hard-spike model does, or ``labels``, plain accuracy. Quantization should
+  reproduce the float model, so agreement is the target; it needs no labels,
+  so the calibration split may hold training samples (the float model's fit to
+  them does not matter), which makes it large enough not to chase single
+  samples of a small validation split.
 - ``rate``: per layer in order, bisection on the scale until the integer
   model's firing rate matches the float hard-spike model's on the same data
   (the surrogate's mean activation ``sigma(k (u - theta))`` counts graded
@@ -37,6 +43,8 @@ from sastc.sim.common import predict
 from sastc.sim.float_sim import FloatSimulator
 from sastc.sim.int_sim import IntegerSimulator
 
+SCORE_NAMES = {"agreement": "integer decisions equal to float hard",
+               "labels": "integer accuracy"}
 DEFAULT_SCALES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5)
 RATE_RANGE = (0.25, 4.0)
 RATE_STEPS = 14
@@ -150,18 +158,22 @@ def calibrate_pass(ctx: CompileContext) -> None:
                            "(and --data-dir), or --no-calibrate")
     if ctx.calib.split == "test":
         raise CompileError("calibration must not use the test split")
-    evaluator = _Evaluator(net, ctx.profile.numerics, ctx.calib.frames, ctx.calib.labels)
+    objective = ctx.profile.calibrate.get("objective", "agreement")
+    targets = ctx.calib.labels if objective == "labels" else \
+        predict(FloatSimulator(net, "hard").run(ctx.calib.frames).logits)
+    evaluator = _Evaluator(net, ctx.profile.numerics, ctx.calib.frames, targets)
     unit = [1.0] * len(net.layers)
     before = evaluator.accuracy(unit, 0, evaluator.prefix(unit, 0))
     result = CALIBRATORS[method](evaluator, dict(ctx.profile.calibrate), ctx.progress)
     after = evaluator.accuracy(result["scales"], 0, evaluator.prefix(result["scales"], 0))
     ctx.threshold_scales = result["scales"]
     ctx.report["calibrate"] = {
-        "method": method, "samples": len(ctx.calib), "split": ctx.calib.split,
+        "method": method, "objective": objective, "samples": len(ctx.calib),
+        "split": ctx.calib.split,
         "accuracy_before": before, "accuracy_after": after,
         "threshold_scale": {layer.name: scale for layer, scale in
                             zip(net.layers, result["scales"], strict=True)
                             if layer.neuron == "lif"},
         **{k: v for k, v in result.items() if k != "scales"}}
-    ctx.log(f"calibrate ({method}, {len(ctx.calib)} samples): integer accuracy "
+    ctx.log(f"calibrate ({method}, {len(ctx.calib)} samples): {SCORE_NAMES[objective]} "
             f"{before:.1f}% -> {after:.1f}%")
