@@ -366,7 +366,7 @@ EPOCH_CONFIGS = {
 
 def epoch_seconds(config: TrainConfig, data: FrameSet) -> float:
     """Wall time of one ``run_epoch`` (fresh model, optimizer and schedule from the seed)."""
-    training = TrainingData("synthetic", data, data, {})
+    training = TrainingData("synthetic", data, None, data, {})
     run = new_run(config, training, max(len(data) // config.batch_size, 1))
     sam = SAM(list(run.model.parameters()), config.effective_rho) if config.effective_rho else None
     result = run_epoch(run.model, run.optimizer, run.scheduler, sam, data, config, Dist(),
