@@ -71,8 +71,8 @@ def run_search(config: TrainConfig, train_pilot: Trainer, log: Log) -> dict[str,
         results.append({"rho": rho, "val_hard_accuracy": metrics["val_hard_score"],
                         "val_transfer_gap": metrics["val_transfer_gap"],
                         "grad_evals": metrics["run_grad_evals"]})
-        log(f"rho search: pilot rho {rho:g}: validation hard {metrics['val_hard_accuracy']:.1f}%"
-            f" (gap {metrics['val_transfer_gap']:+.1f})")
+        log(f"rho search: pilot rho {rho:g}: validation hard {metrics['val_hard_score']:.1f}% "
+            f"(mean of 3 epochs; gap {metrics['val_transfer_gap']:+.1f})")
     best = _pick(results)
     return {"candidates": list(RHO_CANDIDATES), "pilot_epochs": epochs, "results": results,
             "rho": best["rho"], "grad_evals": sum(r["grad_evals"] for r in results),
