@@ -160,11 +160,13 @@ def test_sweep_jobs_bounded_by_request_cores_and_memory(monkeypatch: pytest.Monk
     planned = [sweep_jobs.Job(f"run{i}", None, False) for i in range(3)]  # type: ignore[arg-type]
     assert sweep_jobs.choose_jobs(5, planned, IDLE) == 3
     assert sweep_jobs.choose_jobs(None, planned, Machine(cores=2, busy=1.0)) == 1
-    monkeypatch.setattr(sweep_jobs, "frame_bytes", lambda config: 1 << 30)
+    monkeypatch.setattr(sweep_jobs, "job_size", lambda config: (1 << 30, 1e12))
     monkeypatch.setattr(sweep_jobs, "available_memory", lambda: 3 << 30)
     assert sweep_jobs.choose_jobs(None, planned, IDLE) == 1
     monkeypatch.setattr(sweep_jobs, "available_memory", lambda: 64 << 30)
     assert sweep_jobs.choose_jobs(None, planned, IDLE) == 2
+    monkeypatch.setattr(sweep_jobs, "job_size", lambda config: (1 << 20, 1e9))
+    assert sweep_jobs.choose_jobs(None, planned, IDLE) == 1  # too short to pay a worker start
 
 
 def test_available_memory_reads_meminfo(tmp_path: Path) -> None:
@@ -207,5 +209,8 @@ def test_sweep_runs_jobs_side_by_side(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "2 runs, 2 at a time" in result.output
+    for name in ("surrogate-rho0-seed0", "sast-rho0.2-seed0"):  # workers' lines come back
+        assert f"[{name}] == {name}\n" in result.output
+        assert f"[{name}] threads: 1 (" in result.output
     runs = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["runs"]
     assert [(r["mode"], r["rho"]) for r in runs] == [("surrogate", 0.0), ("sast", 0.2)]

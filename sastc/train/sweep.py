@@ -63,8 +63,9 @@ def run_sweep(train_options: dict[str, Any], data: dict[str, Any], rhos: list[fl
               seeds: list[int], conventional: bool, out_dir: str, log: Log = print,
               steepness: list[float | str | None] | None = None,
               jobs: int | None = None) -> Path:
-    """Train every run (``jobs`` at a time; None: as many as free cores and memory allow),
-    then write ``sweep.json`` and the plots."""
+    """Train every run (``jobs`` at a time; None: as many as free cores, memory and the
+    runs' size allow, see :mod:`sastc.train.sweep_jobs`), then write ``sweep.json`` and the
+    plots."""
     root = Path(out_dir)
     runs = sweep_configs(rhos, seeds, conventional, steepness)
     planned = [_job(run, train_options, data, root) for run in runs]
@@ -72,7 +73,7 @@ def run_sweep(train_options: dict[str, Any], data: dict[str, Any], rhos: list[fl
     count = choose_jobs(jobs, planned, state)
     if count > 1:
         log(f"sweep: {len(planned)} runs, {count} at a time ({state.describe()})")
-        results = run_jobs(planned, count, state)
+        results = run_jobs(planned, count, state, log)
     else:
         results = [_train_in_process(job, log) for job in planned]
     rows = [{**run, **{k: metrics[k] for k in SUMMARY_KEYS}, "samples": metrics["samples"],
@@ -105,7 +106,7 @@ def _job(run: dict[str, Any], train_options: dict[str, Any], data: dict[str, Any
 
 
 def _train_in_process(job: Job, log: Log) -> dict[str, Any]:
-    log(f"== {job.name}{' (resuming)' if job.resume else ''}")
+    log(job.announce())
     return train(job.config, resume=job.resume, log=log)
 
 
