@@ -179,8 +179,8 @@ def test_available_memory_reads_meminfo(tmp_path: Path) -> None:
 def _benchmark_script():
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "threading.py"
-    spec = importlib.util.spec_from_file_location("threading_benchmark", path)
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "thread_choice.py"
+    spec = importlib.util.spec_from_file_location("thread_choice", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -8,9 +8,9 @@ core, like a browser tab or a compile) and kills them afterwards. Repeats altern
 order of the settings and of the conditions; the table gives medians and the ratios
 default / ``--threads 1`` and default / best fixed count.
 
-    python benchmarks/threading.py                         # about 10 minutes on 2 cores
-    python benchmarks/threading.py --quick                 # 1 repeat, 600 training samples
-    python benchmarks/threading.py --nmnist-dir PATH/TO/NMNIST --json threading.json
+    python benchmarks/thread_choice.py                         # about 10 minutes on 2 cores
+    python benchmarks/thread_choice.py --quick                 # 1 repeat, 600 training samples
+    python benchmarks/thread_choice.py --nmnist-dir PATH/TO/NMNIST --json threading.json
 
 Other programs distort the figures: the CPU time other processes used during each run
 (``/proc/stat`` minus this benchmark's children and its own ``yes``) is stored per run and
@@ -18,14 +18,7 @@ its median printed per condition; figures taken with a background above 0.2 core
 marked as noisy.
 """
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file would shadow the standard library's ``threading`` (which
-# subprocess imports) from its own folder, the first entry of the import path.
-if __name__ == "__main__":
-    _HERE = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+from __future__ import annotations
 
 import argparse
 import json
@@ -33,9 +26,11 @@ import os
 import resource
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sastc import cores
@@ -197,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     info = machine_info()
     print(f"load average {info['load_average_before']}, cores {info['usable_cores']}",
           file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="sastc-threading-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sastc-thread-choice-") as tmp:
         work = Path(tmp)
         checkpoint, build = prepare(work, synthetic)
         found = cases(work, checkpoint, build, synthetic, args.nmnist_dir)
