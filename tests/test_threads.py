@@ -182,6 +182,7 @@ def _benchmark_script():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "thread_choice.py"
     spec = importlib.util.spec_from_file_location("thread_choice", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
 
