@@ -5,7 +5,9 @@ batch sizes, one process per OpenMP wait policy (the policy is read when torch l
 times a training step (forward, cross-entropy, backward, Adam) alternately with
 ``torch.set_num_threads(1)`` and ``(2)``, and prints the median times, their ratio and the
 step's size in forward synapse multiply-accumulates (``sastc.threads.training_work``, the
-unit of the ``train`` minimum in ``sastc/threads.py``).
+unit of the ``train`` minimum in ``sastc/threads.py``). Each policy's process first
+measures how much CPU two threads use while the program mostly pauses (:func:`idle_cpu`):
+whether the OpenMP runtime honours the policy.
 
     python benchmarks/thread_steps.py                       # passive and spinning waits
     python benchmarks/thread_steps.py --batches 64,128,256 --policies PASSIVE --json steps.json
@@ -72,10 +74,26 @@ def measure(net: str, batch: int, repeats: int) -> dict[str, Any]:
             "t1_ms": 1000 * t1, "t2_ms": 1000 * t2, "ratio": t2 / t1, "background": background}
 
 
+def idle_cpu(pauses: int = 500) -> float:
+    """CPU seconds per wall second of two torch threads running one small operation then
+    pausing 1 ms, over and over: how much the waiting thread spins between regions."""
+    import torch
+
+    torch.set_num_threads(2)
+    x = torch.rand(200_000)
+    x.mul_(0.5)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(pauses):
+        x.mul_(0.5)
+        time.sleep(0.001)
+    return (time.process_time() - cpu) / (time.perf_counter() - wall)
+
+
 def worker(args: argparse.Namespace) -> None:
     from sastc.allocator import tune_allocator
 
     tune_allocator()
+    print(json.dumps({"idle_cpu": idle_cpu()}), flush=True)
     for net in args.nets.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
             print(json.dumps(measure(net, batch, args.repeats)), flush=True)
@@ -88,7 +106,10 @@ def run_policy(policy: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     argv = [sys.executable, __file__, "--worker", "--nets", args.nets, "--batches", args.batches,
             "--repeats", str(args.repeats)]
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
-    return [{"policy": policy, **json.loads(line)} for line in out.splitlines() if line]
+    first, *rows = [json.loads(line) for line in out.splitlines() if line]
+    print(f"{policy}: {first['idle_cpu']:.2f} CPU s per wall s while pausing between small "
+          "two-thread operations", flush=True)
+    return [{"policy": policy, "idle_cpu": first["idle_cpu"], **row} for row in rows]
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
