@@ -104,6 +104,9 @@ def run_jobs(jobs: list[Job], count: int, state: threads.Machine,
         futures = [pool.submit(train_job, job) for job in quiet]
         try:
             _relay(lines, futures, log)
+            failed = [f.exception() for f in futures if f.done() and f.exception()]
+            if failed:  # stop at the first failure, as one job after another would
+                raise failed[0]
             return [future.result() for future in futures]
         except BaseException:
             pool.shutdown(cancel_futures=True)
