@@ -215,3 +215,16 @@ def test_sweep_runs_jobs_side_by_side(tmp_path: Path) -> None:
         assert f"[{name}] threads: 1 (" in result.output
     runs = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["runs"]
     assert [(r["mode"], r["rho"]) for r in runs] == [("surrogate", 0.0), ("sast", 0.2)]
+
+
+@pytest.mark.slow
+def test_a_failing_job_stops_the_sweep_with_its_error(tmp_path: Path) -> None:
+    from sastc.cli import main
+
+    args = ["sweep", "--synthetic", "n_train=24", "--synthetic", "n_test=12", "--epochs", "1",
+            "--time-bins", "4", "--rho", "0,0.2", "--seeds", "0", "--no-conventional",
+            "--jobs", "2", "--out", str(tmp_path / "sweep"), "--cache-dir", str(tmp_path / "c")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "error: --val-fraction" in result.output
+    assert not (tmp_path / "sweep" / "sweep.json").exists()
