@@ -90,7 +90,7 @@ def build_harness(build_dir: Path, output: Path | None = None, opt: str = "-O2",
 
 @dataclass
 class _Reader:
-    """Sequential little-endian reader over the harness's stdout."""
+    """Sequential little-endian reader over the harness's stdout (or a firmware's)."""
 
     data: bytes
     stderr: str = ""
@@ -99,11 +99,15 @@ class _Reader:
     def take(self, count: int, dtype: str) -> np.ndarray:
         size = count * np.dtype(dtype).itemsize
         if self.offset + size > len(self.data):
-            raise RuntimeFailure(f"harness output ended after {len(self.data)} bytes, "
-                                 f"{size} more expected at offset {self.offset}:\n{self.stderr}")
+            raise self.ended(size)
         values = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.offset)
         self.offset += size
         return values
+
+    def ended(self, size: int) -> SastcError:
+        """The error for an output that stops ``size`` bytes short."""
+        return RuntimeFailure(f"harness output ended after {len(self.data)} bytes, "
+                              f"{size} more expected at offset {self.offset}:\n{self.stderr}")
 
     def u32(self) -> int:
         return int(self.take(1, "<u4")[0])

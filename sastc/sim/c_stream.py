@@ -20,7 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from sastc.errors import SastcError
-from sastc.sim.c_runtime import STRICT_CFLAGS, _compile, describe_status, runtime_sources
+from sastc.sim.c_runtime import (
+    STRICT_CFLAGS,
+    _compile,
+    _Reader,
+    describe_status,
+    runtime_sources,
+)
 from sastc.targets import targets_dir
 
 MAGIC_IN, MAGIC_OUT = b"SAV1", b"SAR1"
@@ -82,24 +88,15 @@ def encode_streams(streams: Sequence[EventStream], window_us: int = 0, hop_bins:
     return b"".join(parts)
 
 
-@dataclass
-class Reader:
+class Reader(_Reader):
     """Sequential little-endian reader over the firmware's output."""
 
-    data: bytes
-    offset: int = 0
+    def __init__(self, data: bytes, offset: int = 0) -> None:
+        super().__init__(data, "", offset)
 
-    def take(self, count: int, dtype: str) -> np.ndarray:
-        size = count * np.dtype(dtype).itemsize
-        if self.offset + size > len(self.data):
-            raise FirmwareFailure(f"the firmware's output ended after {len(self.data)} bytes; "
-                                  f"{size} more expected at offset {self.offset}")
-        values = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.offset)
-        self.offset += size
-        return values
-
-    def u32(self) -> int:
-        return int(self.take(1, "<u4")[0])
+    def ended(self, size: int) -> SastcError:
+        return FirmwareFailure(f"the firmware's output ended after {len(self.data)} bytes; "
+                               f"{size} more expected at offset {self.offset}")
 
     def header(self) -> dict[str, int]:
         if self.take(4, "u1").tobytes() != MAGIC_OUT:
