@@ -19,6 +19,7 @@
 
 #include "model.h"
 #include "sastc_events.h"
+#include "put.h"
 
 #ifndef WINDOW_US
 #define WINDOW_US SASTC_MODEL_WINDOW_US
@@ -33,25 +34,6 @@
 
 static uint32_t state[SASTC_MODEL_STATE_WORDS];               /* the model's state */
 static uint8_t frames[RING_FRAMES * SASTC_MODEL_INPUT_BYTES]; /* the bins being filled */
-
-static void put_text(const char *text)
-{
-    for (; *text != '\0'; ++text)
-        putchar(*text);
-}
-
-/* Decimal digits of value, without printf. */
-static void put_number(uint32_t value)
-{
-    char digits[10];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0u);
-    while (n > 0)
-        putchar(digits[--n]);
-}
 
 static void on_decision(void *user, const sastc_decision *decision)
 {

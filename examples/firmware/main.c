@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "model.h"
+#include "put.h"
 
 static uint32_t state[SASTC_MODEL_STATE_WORDS]; /* caller-owned runtime state */
 static uint8_t frame[SASTC_MODEL_INPUT_BYTES];  /* one time step: [C][H][W] */
@@ -46,25 +47,6 @@ static sastc_status classify_stream(sastc_ctx *ctx, uint32_t *label, int *done)
     if (status == SASTC_OK)
         *label = sastc_argmax(logits, SASTC_MODEL_NUM_CLASSES);
     return status;
-}
-
-static void put_text(const char *text)
-{
-    for (; *text != '\0'; ++text)
-        putchar(*text);
-}
-
-/* Decimal digits of value, without printf. */
-static void put_number(uint32_t value)
-{
-    char digits[10];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0u);
-    while (n > 0)
-        putchar(digits[--n]);
 }
 
 int main(void)
