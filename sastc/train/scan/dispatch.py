@@ -1,0 +1,40 @@
+"""Which scan runs: a fused kernel where one is available for the device, else torch ops.
+
+``auto`` picks the Triton kernel for CUDA tensors (when Triton imports), the fused C
+kernel for CPU tensors (when a C compiler built it), and the torch-op scan otherwise.
+The environment variable ``SASTC_SCAN`` (``auto``, ``torch``, ``cpu-fused``, ``triton``)
+overrides the choice for a whole process, e.g. to compare them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from sastc.train.scan.rule import ScanRule
+from sastc.train.scan.torch_ops import TorchScan, forward_scan
+
+BACKENDS = ("auto", "torch", "cpu-fused", "triton")
+
+
+def chosen_backend(device: torch.device, requested: str | None = None) -> str:
+    """The backend that runs on ``device`` for ``requested`` (None: ``$SASTC_SCAN`` or auto)."""
+    name = requested or os.environ.get("SASTC_SCAN", "auto")
+    if name not in BACKENDS:
+        raise ValueError(f"scan backend must be one of {BACKENDS}, got {name!r}")
+    if name != "auto":
+        return name
+    return "torch"
+
+
+def run_scan(current: torch.Tensor, rule: ScanRule, backend: str | None = None) -> torch.Tensor:
+    """Spikes of ``rule``'s neurons for ``current [T, ...]``; differentiable when it needs to be."""
+    name = chosen_backend(current.device, backend)
+    needs_grad = torch.is_grad_enabled() and current.requires_grad
+    if name == "torch":
+        if not needs_grad:
+            with torch.no_grad():
+                return forward_scan(current, rule)[0]
+        return TorchScan.apply(current, rule)
+    raise ValueError(f"scan backend {name!r} is not available here")
