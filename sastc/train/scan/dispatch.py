@@ -12,29 +12,41 @@ import os
 
 import torch
 
+from sastc.train.scan import triton_kernel
 from sastc.train.scan.rule import ScanRule
 from sastc.train.scan.torch_ops import TorchScan, forward_scan
 
 BACKENDS = ("auto", "torch", "cpu-fused", "triton")
 
 
-def chosen_backend(device: torch.device, requested: str | None = None) -> str:
-    """The backend that runs on ``device`` for ``requested`` (None: ``$SASTC_SCAN`` or auto)."""
+def chosen_backend(current: torch.Tensor, requested: str | None = None) -> str:
+    """The backend that runs ``current`` for ``requested`` (None: ``$SASTC_SCAN`` or auto)."""
     name = requested or os.environ.get("SASTC_SCAN", "auto")
     if name not in BACKENDS:
         raise ValueError(f"scan backend must be one of {BACKENDS}, got {name!r}")
     if name != "auto":
         return name
+    if current.is_cuda and triton_kernel.supports(current):
+        return "triton"
     return "torch"
 
 
 def run_scan(current: torch.Tensor, rule: ScanRule, backend: str | None = None) -> torch.Tensor:
     """Spikes of ``rule``'s neurons for ``current [T, ...]``; differentiable when it needs to be."""
-    name = chosen_backend(current.device, backend)
+    name = chosen_backend(current, backend)
     needs_grad = torch.is_grad_enabled() and current.requires_grad
     if name == "torch":
         if not needs_grad:
             with torch.no_grad():
                 return forward_scan(current, rule)[0]
         return TorchScan.apply(current, rule)
+    if name == "triton":
+        if not triton_kernel.supports(current):
+            raise ValueError(f"scan backend 'triton' does not take a {current.dtype} tensor on "
+                             f"{current.device} (Triton installed: "
+                             f"{triton_kernel.triton_importable()})")
+        if not needs_grad:
+            with torch.no_grad():
+                return triton_kernel.forward(current, rule)[0]
+        return triton_kernel.TritonScan.apply(current, rule)
     raise ValueError(f"scan backend {name!r} is not available here")
