@@ -30,8 +30,8 @@ def build() -> tuple[Any, Any]:
         acc = tl.float64 if WIDE else tl.float32
         offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         mask = offs < neurons
-        u = tl.zeros([BLOCK], acc)
-        c = tl.zeros([BLOCK], acc)
+        u = tl.full([BLOCK], 0.0, acc)
+        c = tl.full([BLOCK], 0.0, acc)
         for t in range(STEPS):
             at = t * neurons + offs
             x = tl.load(cur + at, mask=mask, other=0.0).to(acc)
@@ -57,8 +57,8 @@ def build() -> tuple[Any, Any]:
         acc = tl.float64 if WIDE else tl.float32
         offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         mask = offs < neurons
-        a = tl.zeros([BLOCK], acc)
-        b = tl.zeros([BLOCK], acc)
+        a = tl.full([BLOCK], 0.0, acc)
+        b = tl.full([BLOCK], 0.0, acc)
         for i in range(STEPS):
             at = (STEPS - 1 - i) * neurons + offs
             g = tl.load(gspk + at, mask=mask, other=0.0).to(acc)

@@ -1,0 +1,68 @@
+"""The Triton scan kernels against the autograd reference, run through Triton's interpreter
+on CPU tensors (the same kernels run compiled on CUDA tensors)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sastc.train.lif import lif_scan, lif_scan_reference
+from sastc.train.scan import triton_kernel
+from sastc.train.scan.dispatch import chosen_backend
+
+RULES = [("surrogate", "zero", 0.0), ("conventional", "zero", 0.0), ("hard", "zero", 0.0),
+         ("surrogate", "subtract", 0.0), ("conventional", "subtract", 0.0),
+         ("surrogate", "zero", 0.6), ("conventional", "subtract", 0.4)]
+
+
+@pytest.fixture
+def interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("triton", reason="Triton is in the test extra")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+
+
+@pytest.mark.parametrize(("mode", "reset", "alpha"), RULES)
+@pytest.mark.parametrize("beta", [0.0, 0.9, 1.0])
+def test_kernels_equal_the_reference(interpreter: None, mode: str, reset: str, alpha: float,
+                                     beta: float) -> None:
+    torch.manual_seed(3)
+    current = (torch.randn(6, 3, 5, 67, dtype=torch.float64) * 0.9).requires_grad_()
+    reference = current.detach().clone().requires_grad_()
+    spikes = lif_scan(current, beta, 1.0, 4.0, mode, reset, alpha, backend="triton")
+    expected = lif_scan_reference(reference, beta, 1.0, 4.0, mode, reset, alpha)
+    weights = torch.randn_like(expected)
+    (spikes * weights).sum().backward()
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(spikes, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(current.grad, reference.grad, rtol=1e-9, atol=1e-12)
+    assert 0.0 < float(spikes.detach().mean()) < 1.0
+
+
+def test_float32_membranes_and_hard_spikes_match_the_torch_scan(interpreter: None) -> None:
+    torch.manual_seed(4)
+    current = torch.randn(16, 4, 300) * 0.7
+    rule = triton_kernel.ScanRule(0.9, 1.0, 5.0, "hard")
+    spikes, u_pre = triton_kernel.forward(current, rule)
+    expected = lif_scan(current, 0.9, 1.0, 5.0, "hard", backend="torch")
+    assert torch.equal(spikes, expected)
+    assert float(u_pre.abs().max()) > 1.0
+
+
+def test_non_contiguous_input_and_one_step(interpreter: None) -> None:
+    current = torch.randn(5, 8, 9).transpose(1, 2)
+    assert not current.is_contiguous()
+    torch.testing.assert_close(lif_scan(current, 0.8, 0.5, 3.0, "surrogate", backend="triton"),
+                               lif_scan_reference(current, 0.8, 0.5, 3.0, "surrogate"))
+    one = torch.randn(1, 33)
+    torch.testing.assert_close(lif_scan(one, 0.8, 0.5, 3.0, "hard", backend="triton"),
+                               (one > 0.5).float())
+
+
+def test_auto_keeps_cpu_tensors_on_the_torch_scan(interpreter: None) -> None:
+    assert chosen_backend(torch.zeros(2, 3)) == "torch"
+
+
+def test_triton_refuses_what_it_does_not_take(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    with pytest.raises(ValueError, match="does not take a torch.float32 tensor on cpu"):
+        lif_scan(torch.zeros(2, 3), 0.9, 1.0, 5.0, "hard", backend="triton")
