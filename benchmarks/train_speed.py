@@ -35,12 +35,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
-import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -72,9 +71,20 @@ from snntorch_baseline import (
     copy_weights,
     sigmoid_surrogate,  # noqa: F401  (part of this script's interface: its tests use it)
 )
+from speed_report import (
+    _cpus,
+    busy_cpus,
+    epoch_table,
+    equivalence_line,
+    machine_info,
+    throughput_table,
+)
+from speed_timing import LR, paired_ratio, rate_summary, time_models, train_step
+from spikingjelly_baseline import SpikingJellyNet
+from spikingjelly_baseline import copy_weights as copy_weights_sj
 
 INIT_GAIN = 2.0  # sastc's default --init-gain
-LR = 2e-3  # sastc's default --lr (Adam)
+GRID = ((16, 32), (16, 256), (64, 128))  # (T, batch) settings of the throughput table
 
 
 @dataclass(frozen=True)
@@ -114,24 +124,54 @@ class Settings:
     epoch_samples: int = 2000  # the synthetic dataset's default train split
     epoch_repeats: int = 3
     seed: int = 0
+    device: str = "cpu"
+    torch_scan: bool = False  # also time sastc with the torch-op scan instead of the kernel
 
 
 QUICK = Settings(repeats=3, iters=2, epoch_samples=256, epoch_repeats=2)
 
 
-def make_models(spec: ArchSpec, seed: int) -> dict[str, nn.Module]:
-    """sastc in its two training modes and snnTorch (step-wise and folded), same weights."""
+def spikingjelly_installed() -> bool:
+    return importlib.util.find_spec("spikingjelly") is not None
+
+
+class ScanBackend(nn.Module):
+    """``model`` with its LIF scans forced to ``backend`` (``$SASTC_SCAN`` during forward; the
+    backward pass belongs to the scan the forward chose)."""
+
+    def __init__(self, model: SpikingNet, backend: str) -> None:
+        super().__init__()
+        self.model, self.backend = model, backend
+
+    def forward(self, frames: torch.Tensor, trace: Trace | None = None) -> torch.Tensor:
+        with mock.patch.dict(os.environ, {"SASTC_SCAN": self.backend}):
+            return self.model(frames, trace)
+
+
+def make_models(spec: ArchSpec, seed: int, device: str = "cpu", torch_scan: bool = False
+                ) -> dict[str, nn.Module]:
+    """sastc in its two training modes, snnTorch (step-wise and folded) and SpikingJelly
+    (multi-step; where installed), all with the same weights, on ``device``."""
     torch.manual_seed(seed)
     models: dict[str, nn.Module] = {}
     for mode in ("conventional", "surrogate"):
         model = SpikingNet(spec, mode)
         init_weights(model, INIT_GAIN, seed)
         models[f"sastc-{mode}"] = model
+    if torch_scan:
+        for mode in ("conventional", "surrogate"):
+            twin = SpikingNet(spec, mode)
+            twin.load_state_dict(models[f"sastc-{mode}"].state_dict())
+            models[f"sastc-{mode}-torch-scan"] = ScanBackend(twin, "torch")
     for name, fold in (("snntorch", False), ("snntorch-folded", True)):
         model = SnnTorchNet(spec, fold_synapses=fold)
         copy_weights(models["sastc-conventional"], model)
         models[name] = model
-    return models
+    if spikingjelly_installed():
+        model = SpikingJellyNet(spec)
+        copy_weights_sj(models["sastc-conventional"], model)
+        models["spikingjelly"] = model
+    return {name: model.to(device) for name, model in models.items()}
 
 
 # --- equivalence --------------------------------------------------------------------------
@@ -177,7 +217,7 @@ def _grad_rel_diff(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
 
 
 def check_equivalence(spec: ArchSpec, frames: torch.Tensor, labels: torch.Tensor,
-                      seed: int = 0) -> dict[str, Any]:
+                      seed: int = 0, device: str = "cpu") -> dict[str, Any]:
     """Compare sastc and snnTorch on one batch (same weights); ``ok`` says all checks passed.
 
     hard: sastc ``hard`` mode vs snnTorch forward (both Heaviside): spikes of every
@@ -188,18 +228,28 @@ def check_equivalence(spec: ArchSpec, frames: torch.Tensor, labels: torch.Tensor
     snnTorch vs :func:`detached_reset_scan` (autograd, reset detached), and, for
     information, sastc vs snnTorch directly (they differ by the reset's gradient).
     """
-    models = make_models(spec, seed)
+    models = make_models(spec, seed, device)
+    frames, labels = frames.to(device), labels.to(device)
     sastc_net, snn_net = models["sastc-conventional"], models["snntorch"]
     result = {**_hard_checks(sastc_net, snn_net, frames),
               **_gradient_checks(sastc_net, snn_net, frames, labels)}
     scale = max(result["logits_max_abs"], 1.0)
+    sj_ok = True
+    if "spikingjelly" in models:
+        sj = _hard_checks(sastc_net, models["spikingjelly"], frames)
+        result["spikingjelly_hard_spike_mismatches"] = sj["hard_spike_mismatches"]
+        result["spikingjelly_hard_logits_max_abs_diff"] = sj["hard_logits_max_abs_diff"]
+        # SpikingJelly fires at u >= theta (sastc: u > theta) and leaks as v - v / tau: a
+        # spike may differ where u_pre is within float rounding of the threshold
+        sj_ok = sj["hard_spike_mismatches"] <= 1e-4 * sj["spikes_total"]
     result["ok"] = (result["hard_spike_mismatches"] == 0
                     and result["hard_logits_max_abs_diff"] <= 1e-5 * scale
                     and result["conventional_logits_max_abs_diff"] <= 1e-5 * scale
                     and result["conventional_loss_abs_diff"]
                     <= 1e-5 * max(result["conventional_loss"], 1.0)
                     and result["grad_rel_diff_sastc_vs_autograd_reference"] <= 1e-4
-                    and result["grad_rel_diff_snntorch_vs_detached_reset_reference"] <= 1e-4)
+                    and result["grad_rel_diff_snntorch_vs_detached_reset_reference"] <= 1e-4
+                    and sj_ok)
     return result
 
 
@@ -270,89 +320,33 @@ def case_batches(case: Case, settings: Settings, nmnist_dir: str | None = None
     return make_batches(data, settings.batch_size, settings.batches, settings.seed)
 
 
-# --- timing -------------------------------------------------------------------------------
-
-def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, frames: torch.Tensor,
-               labels: torch.Tensor) -> float:
-    """One gradient evaluation and update: forward, cross-entropy, backward, optimizer step."""
-    optimizer.zero_grad(set_to_none=True)
-    loss = F.cross_entropy(model(frames), labels)
-    loss.backward()
-    optimizer.step()
-    return float(loss.detach())
-
-
-@dataclass
-class Timing:
-    """Per step, for each timed repeat: wall-clock and process CPU seconds, and minor page
-    faults (memory the allocator handed back to the OS and touches again)."""
-
-    wall: list[float]
-    cpu: list[float]
-    faults: list[float]
-
-
-def minor_faults() -> int:
-    """Minor page faults of this process so far (0 where ``resource`` is missing)."""
-    try:
-        import resource
-    except ImportError:
-        return 0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-def time_models(models: dict[str, nn.Module], batches: list[tuple[torch.Tensor, torch.Tensor]],
-                warmup: int, repeats: int, iters: int) -> dict[str, Timing]:
-    """Interleaved timing: every repeat runs ``iters`` steps of each model, in an order
-    rotated from repeat to repeat. Each model has its own Adam optimizer."""
-    optimizers = {name: torch.optim.Adam(m.parameters(), lr=LR) for name, m in models.items()}
-    names = list(models)
-    for name in names:
-        for i in range(warmup):
-            train_step(models[name], optimizers[name], *batches[i % len(batches)])
-    timings = {name: Timing([], [], []) for name in names}
-    step = 0
-    for repeat in range(repeats):
-        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
-            wall, cpu, faults = time.perf_counter(), time.process_time(), minor_faults()
-            for i in range(iters):
-                train_step(models[name], optimizers[name], *batches[(step + i) % len(batches)])
-            timings[name].wall.append((time.perf_counter() - wall) / iters)
-            timings[name].cpu.append((time.process_time() - cpu) / iters)
-            timings[name].faults.append((minor_faults() - faults) / iters)
-        step += iters
-    return timings
-
-
-def rate_summary(seconds: list[float], batch_size: int) -> dict[str, float]:
-    """Samples per second: median over repeats, and the slowest and fastest repeat."""
-    rates = [batch_size / s for s in seconds]
-    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}
-
-
-def paired_ratio(fast: list[float], slow: list[float]) -> dict[str, float]:
-    """``slow / fast`` time per step, paired by repeat: median, min, max."""
-    ratios = [s / f for f, s in zip(fast, slow, strict=True)]
-    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+def steps_per_repeat(settings: Settings) -> int:
+    """Fewer steps per timed repeat for large ``T x batch`` (about the same work each)."""
+    return max(1, settings.iters * 512 // (settings.time_bins * settings.batch_size))
 
 
 def throughput(case: Case, settings: Settings, batches: list[tuple[torch.Tensor, torch.Tensor]]
                ) -> dict[str, Any]:
     """Samples/s of every model of :func:`make_models` on ``case``, and the ratios."""
-    models = make_models(case.spec(), settings.seed)
-    timings = time_models(models, batches, settings.warmup, settings.repeats, settings.iters)
-    snn = timings["snntorch"]
-    return {
-        "case": case.name, "arch": case.arch,
-        "input": [case.channels, case.size, case.size],
+    models = make_models(case.spec(), settings.seed, settings.device, settings.torch_scan)
+    batches = [(f.to(settings.device), y.to(settings.device)) for f, y in batches]
+    timings = time_models(models, batches, settings.warmup, settings.repeats,
+                          steps_per_repeat(settings), settings.device)
+    row: dict[str, Any] = {
+        "case": case.name, "arch": case.arch, "input": [case.channels, case.size, case.size],
+        "time_bins": settings.time_bins, "batch_size": settings.batch_size,
+        "device": settings.device,
         "samples_per_s": {n: rate_summary(t.wall, settings.batch_size) for n, t in timings.items()},
         "cpu_samples_per_s": {n: rate_summary(t.cpu, settings.batch_size)
                               for n, t in timings.items()},
-        "ratio_vs_snntorch": {n: paired_ratio(t.wall, snn.wall) for n, t in timings.items()
-                              if n != "snntorch"},
         "seconds_per_step": {n: t.wall for n, t in timings.items()},
         "page_faults_per_step": {n: statistics.median(t.faults) for n, t in timings.items()},
     }
+    for peer in ("snntorch", "spikingjelly"):
+        if peer in timings:
+            row[f"ratio_vs_{peer}"] = {n: paired_ratio(t.wall, timings[peer].wall)
+                                       for n, t in timings.items() if n.startswith("sastc")}
+    return row
 
 
 # --- SAST cost per epoch ------------------------------------------------------------------
@@ -413,96 +407,6 @@ def profile_step(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], ste
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def _cpu_ticks() -> tuple[int, int] | None:
-    """``(busy, total)`` jiffies of all CPUs from ``/proc/stat``; None where there is none."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields) - idle, sum(fields)
-
-
-def busy_cpus(seconds: float = 1.0) -> float | None:
-    """How many CPUs other processes kept busy during ``seconds`` (this one sleeps)."""
-    before = _cpu_ticks()
-    time.sleep(seconds)
-    after = _cpu_ticks()
-    if before is None or after is None or after[1] == before[1]:
-        return None
-    return (after[0] - before[0]) / (after[1] - before[1]) * (os.cpu_count() or 1)
-
-
-def machine_info(threads: int) -> dict[str, Any]:
-    import snntorch
-
-    return {"torch": torch.__version__, "snntorch": snntorch.__version__,
-            "python": platform.python_version(), "threads": threads,
-            "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "busy_cpus": busy_cpus()}
-
-
-def _cpus(value: float | None) -> str:
-    return "?" if value is None else f"{value:.2f}"
-
-
-MODEL_LABELS = {"sastc-conventional": "sastc conventional", "sastc-surrogate": "sastc surrogate",
-                "snntorch": "snnTorch", "snntorch-folded": "snnTorch folded"}
-
-
-def throughput_table(rows: list[dict[str, Any]]) -> str:
-    """One line per case and model: samples/s (wall: median [slowest-fastest repeat]; CPU
-    time: median), the time ratio to snnTorch (paired median [min-max]; best/best) and the
-    median minor page faults per step."""
-    lines = [f"{'case':<11} {'input':<8} {'model':<19} {'samples/s':>22} {'cpu-time':>9}  "
-             f"{'x snnTorch':>22} {'best/best':>9} {'faults/step':>11}"]
-    for row in rows:
-        shape = "x".join(str(d) for d in row["input"])
-        best_snn = max(row["samples_per_s"]["snntorch"]["max"], 1e-12)
-        for name, label in MODEL_LABELS.items():
-            rate, cpu = row["samples_per_s"][name], row["cpu_samples_per_s"][name]
-            ratio = row["ratio_vs_snntorch"].get(name)
-            paired = (f"{ratio['median']:.2f}x [{ratio['min']:.2f}-{ratio['max']:.2f}]"
-                      if ratio else "")
-            best = f"{rate['max'] / best_snn:.2f}x" if ratio else ""
-            lines.append(f"{row['case']:<11} {shape:<8} {label:<19} "
-                         f"{rate['median']:7.1f} [{rate['min']:5.0f}-{rate['max']:5.0f}] "
-                         f"{cpu['median']:9.1f}  {paired:>22} {best:>9} "
-                         f"{row['page_faults_per_step'][name]:11.0f}")
-            row, shape = {**row, "case": ""}, ""
-    return "\n".join(lines)
-
-
-def epoch_table(costs: dict[str, Any]) -> str:
-    lines = [f"{'config':<20} {'seconds/epoch':>26} {'ratio vs rho=0':>16}"]
-    for name, s in costs["seconds"].items():
-        ratio = costs["ratio_vs_rho0"].get(name, 1.0)
-        lines.append(f"{name:<20} {s['median']:9.2f} [{s['min']:.2f}-{s['max']:.2f}]"
-                     f"{'':>5} {ratio:15.2f}x")
-    return "\n".join(lines)
-
-
-def equivalence_line(case: str, check: dict[str, Any]) -> str:
-    return (f"{case:<11} {'ok' if check['ok'] else 'FAILED'}: hard spikes mismatched "
-            f"{check['hard_spike_mismatches']}/{check['spikes_total']} "
-            f"(rates {check['spike_rate']}), |dlogits| hard "
-            f"{check['hard_logits_max_abs_diff']:.1e} conv. "
-            f"{check['conventional_logits_max_abs_diff']:.1e}, |dloss| "
-            f"{check['conventional_loss_abs_diff']:.1e}; grad rel diff: sastc vs autograd ref "
-            f"{check['grad_rel_diff_sastc_vs_autograd_reference']:.1e}, snnTorch vs "
-            f"detached-reset ref {check['grad_rel_diff_snntorch_vs_detached_reset_reference']:.1e}"
-            f", sastc vs snnTorch {check['grad_rel_diff_sastc_vs_snntorch']:.1e}")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a short epoch")
@@ -510,8 +414,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     parser.add_argument("--nmnist-dir", help="time the nmnist case on real N-MNIST frames "
                         "(tonic layout) instead of synthetic 34x34 recordings")
-    parser.add_argument("--cases", default=",".join(c.name for c in CASES),
-                        help="comma-separated throughput cases")
+    parser.add_argument("--cases", default="nmnist,synthetic",
+                        help="comma-separated throughput cases, of: "
+                             + ", ".join(c.name for c in CASES))
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the models train (cuda: sastc's Triton scan where Triton "
+                             "is installed)")
+    parser.add_argument("--grid", default=",".join(f"{t}x{b}" for t, b in GRID),
+                        help="comma-separated TxBATCH settings (default %(default)s)")
+    parser.add_argument("--torch-scan", action="store_true",
+                        help="also time sastc with its torch-op scan instead of the fused kernel")
     parser.add_argument("--skip-epochs", action="store_true", help="throughput only")
     parser.add_argument("--profile", action="store_true",
                         help="print the top ops of a training step of sastc and snnTorch")
@@ -521,26 +433,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def throughput_part(cases: list[Case], settings: Settings, nmnist_dir: str | None,
-                    profile: bool, report: dict[str, Any]) -> None:
-    """Per case: check equivalence (stop if it fails), time, optionally profile; print."""
+def parse_grid(text: str) -> list[tuple[int, int]]:
+    """``"16x32,64x128"`` -> ``[(16, 32), (64, 128)]``."""
+    try:
+        grid = [tuple(int(v) for v in item.lower().split("x")) for item in text.split(",")]
+    except ValueError:
+        grid = []
+    if not grid or any(len(g) != 2 or min(g) < 1 for g in grid):
+        raise SystemExit(f"--grid: expected TxBATCH[,TxBATCH...], e.g. 16x32,64x128; got {text!r}")
+    return grid  # type: ignore[return-value]
+
+
+def throughput_part(cases: list[Case], settings: Settings, grid: list[tuple[int, int]],
+                    nmnist_dir: str | None, profile: bool, report: dict[str, Any]) -> None:
+    """Per case and (T, batch): check equivalence (stop if it fails), time, optionally
+    profile; print the table."""
     for case in cases:
-        batches = case_batches(case, settings, nmnist_dir)
-        check = check_equivalence(case.spec(), *batches[0], seed=settings.seed)
-        report["equivalence"][case.name] = check
-        print(equivalence_line(case.name, check), flush=True)
-        if not check["ok"]:
-            raise SystemExit(f"{case.name}: sastc and snnTorch disagree; not timing")
-        report["throughput"].append(throughput(case, settings, batches))
-        if profile:
-            for name in ("sastc-conventional", "snntorch"):
-                print(f"--- {case.name}, {name}: top ops of a training step")
-                print(profile_step(make_models(case.spec(), settings.seed)[name], batches[0]))
+        for steps, batch in grid:
+            run = replace(settings, time_bins=steps, batch_size=batch)
+            batches = case_batches(case, run, nmnist_dir)
+            check = check_equivalence(case.spec(), *batches[0], seed=run.seed,
+                                      device=run.device)
+            report["equivalence"][f"{case.name} T={steps} B={batch}"] = check
+            print(equivalence_line(f"{case.name} T={steps} B={batch}", check), flush=True)
+            if not check["ok"]:
+                raise SystemExit(f"{case.name}: sastc and its peers disagree; not timing")
+            report["throughput"].append(throughput(case, run, batches))
+            if profile:
+                profile_models(case, run, batches[0])
     print(f"\nsamples/s per gradient evaluation (forward, backward, Adam step), "
-          f"T={settings.time_bins}, batch {settings.batch_size}, {settings.threads} threads, "
-          f"{settings.repeats} repeats of {settings.iters} steps; x snnTorch = snnTorch time / "
-          "model time, paired per repeat; best/best = fastest repeats")
+          f"{settings.device}, {settings.threads} threads, {settings.repeats} repeats; "
+          "x peer = peer time / sastc time, paired per repeat [min-max]")
     print(throughput_table(report["throughput"]), flush=True)
+
+
+def profile_models(case: Case, settings: Settings, batch: tuple[torch.Tensor, torch.Tensor]
+                   ) -> None:
+    models = make_models(case.spec(), settings.seed, settings.device)
+    batch = (batch[0].to(settings.device), batch[1].to(settings.device))
+    for name in ("sastc-surrogate", "snntorch", "spikingjelly"):
+        if name in models:
+            print(f"--- {case.name}, {name}: top ops of a training step")
+            print(profile_step(models[name], batch))
 
 
 def epoch_part(settings: Settings, report: dict[str, Any]) -> None:
@@ -553,7 +487,9 @@ def epoch_part(settings: Settings, report: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    settings = replace(QUICK if args.quick else Settings(), threads=args.threads)
+    settings = replace(QUICK if args.quick else Settings(), threads=args.threads,
+                       device=args.device, torch_scan=args.torch_scan)
+    grid = parse_grid(args.grid)
     torch.set_num_threads(settings.threads)
     malloc_tuned = tune_allocator() if args.malloc_tuning else False
     if args.malloc_tuning and not malloc_tuned:
@@ -565,7 +501,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"threads, {machine['cpu']} ({machine['cpu_count']} CPUs); other processes busy on "
           f"{_cpus(machine['busy_cpus'])} CPUs; malloc tuning {'on' if malloc_tuned else 'off'}",
           flush=True)
-    throughput_part([c for c in CASES if c.name in args.cases.split(",")], settings,
+    throughput_part([c for c in CASES if c.name in args.cases.split(",")], settings, grid,
                     args.nmnist_dir, args.profile, report)
     if not args.skip_epochs:
         epoch_part(settings, report)

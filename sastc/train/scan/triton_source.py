@@ -39,14 +39,8 @@ def build() -> tuple[Any, Any]:
                 c = alpha * c + x
                 x = c
             up = beta * u + x
-            if SMOOTH:
-                s = 1.0 / (1.0 + tl.exp(-(k * (up - theta))))
-            else:
-                s = (up > theta).to(acc)
-            if SUBTRACT:
-                u = up - theta * s
-            else:
-                u = up - up * s
+            s = 1.0 / (1.0 + tl.exp(-(k * (up - theta)))) if SMOOTH else (up > theta).to(acc)
+            u = up - theta * s if SUBTRACT else up - up * s
             tl.store(spk + at, s.to(spk.dtype.element_ty), mask=mask)
             tl.store(upre + at, up.to(upre.dtype.element_ty), mask=mask)
 
@@ -65,14 +59,8 @@ def build() -> tuple[Any, Any]:
             up = tl.load(upre + at, mask=mask, other=0.0).to(acc)
             sig = 1.0 / (1.0 + tl.exp(-(k * (up - theta))))
             slope = k * sig * (1.0 - sig)
-            if SMOOTH:
-                s = sig
-            else:
-                s = (up > theta).to(acc)
-            if SUBTRACT:
-                keep = 1.0 - theta * slope
-            else:
-                keep = (1.0 - s) - up * slope
+            s = sig if SMOOTH else (up > theta).to(acc)
+            keep = 1.0 - theta * slope if SUBTRACT else 1.0 - s - up * slope
             d = g * slope + a * keep
             gi = d
             if CUBA:

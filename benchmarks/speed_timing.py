@@ -1,0 +1,89 @@
+"""Timing of training steps for ``train_speed.py``: interleaved repeats, CPU and CUDA.
+
+On CUDA every timed repeat starts and ends with ``torch.cuda.synchronize()``, so the wall
+time covers the kernels, not only their launches.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LR = 2e-3  # sastc's default --lr (Adam)
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for the device's queued work (a no-op on CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, frames: torch.Tensor,
+               labels: torch.Tensor) -> torch.Tensor:
+    """One gradient evaluation and update: forward, cross-entropy, backward, optimizer step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(frames), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()  # a tensor: reading its value would wait for the GPU
+
+
+@dataclass
+class Timing:
+    """Per step, for each timed repeat: wall-clock and process CPU seconds, and minor page
+    faults (memory the allocator handed back to the OS and touches again)."""
+
+    wall: list[float]
+    cpu: list[float]
+    faults: list[float]
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (0 where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def time_models(models: dict[str, nn.Module], batches: list[tuple[torch.Tensor, torch.Tensor]],
+                warmup: int, repeats: int, iters: int, device: str = "cpu") -> dict[str, Timing]:
+    """Interleaved timing: every repeat runs ``iters`` steps of each model, in an order
+    rotated from repeat to repeat. Each model has its own Adam optimizer."""
+    optimizers = {name: torch.optim.Adam(m.parameters(), lr=LR) for name, m in models.items()}
+    names = list(models)
+    for name in names:
+        for i in range(warmup):
+            train_step(models[name], optimizers[name], *batches[i % len(batches)])
+    timings = {name: Timing([], [], []) for name in names}
+    step = 0
+    for repeat in range(repeats):
+        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
+            synchronize(device)
+            wall, cpu, faults = time.perf_counter(), time.process_time(), minor_faults()
+            for i in range(iters):
+                train_step(models[name], optimizers[name], *batches[(step + i) % len(batches)])
+            synchronize(device)
+            timings[name].wall.append((time.perf_counter() - wall) / iters)
+            timings[name].cpu.append((time.process_time() - cpu) / iters)
+            timings[name].faults.append((minor_faults() - faults) / iters)
+        step += iters
+    return timings
+
+
+def rate_summary(seconds: list[float], batch_size: int) -> dict[str, float]:
+    """Samples per second: median over repeats, and the slowest and fastest repeat."""
+    rates = [batch_size / s for s in seconds]
+    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}
+
+
+def paired_ratio(fast: list[float], slow: list[float]) -> dict[str, float]:
+    """``slow / fast`` time per step, paired by repeat: median, min, max."""
+    ratios = [s / f for f, s in zip(fast, slow, strict=True)]
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
