@@ -1,0 +1,164 @@
+"""The scan as one fused C loop per direction on CPU tensors, neurons split over threads.
+
+``lif_scan.c`` (built on first use by :mod:`sastc.train.scan.cpu_build`) walks a block of
+neurons through all ``T`` steps with the state in cache: the forward reads ``I`` and
+writes ``s`` and ``u_pre`` (``u_pre`` only when a backward pass will need it), the backward
+reads ``dL/ds``, ``u_pre`` and, for the surrogate forward, ``s``, and writes ``dL/dI``;
+the equations are those of :mod:`sastc.train.scan.rule`. Hard spikes are bit-identical to
+the reference scan's (no fused multiply-add); sigmoids use a polynomial ``exp`` within
+2 ulp of libm's. float32 and float64 tensors; the neurons are split into
+``torch.get_num_threads()`` ranges, run at once (ctypes releases the GIL).
+
+Without a C compiler, or if the build fails, :func:`available` is False (the reason is
+logged once) and :mod:`sastc.train.scan.dispatch` runs the torch scan.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import itertools
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from sastc.train.scan import cpu_build
+from sastc.train.scan.rule import ScanRule
+
+SUFFIXES = {torch.float32: "f32", torch.float64: "f64"}
+ALIGN = 16  # neurons per range boundary: whole 64-byte lines of float32
+MIN_PER_THREAD = 1 << 15  # elements (T x neurons) below which one thread does it all
+
+_LOG = logging.getLogger(__name__)
+_POINTERS, _SIZES = [ctypes.c_void_p] * 4, [ctypes.c_long] * 4
+_CONSTANTS = [ctypes.c_double] * 4 + [ctypes.c_int] * 2
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The loaded kernels, or None (logged once) when they cannot be built here."""
+    try:
+        lib = cpu_build.load_library()
+    except cpu_build.BuildFailed as exc:
+        _LOG.warning("fused CPU scan unavailable, the torch scan runs instead: %s", exc)
+        return None
+    for suffix in SUFFIXES.values():
+        getattr(lib, f"lif_forward_{suffix}").argtypes = _POINTERS[:3] + _SIZES + _CONSTANTS
+        getattr(lib, f"lif_backward_{suffix}").argtypes = _POINTERS + _SIZES + _CONSTANTS
+    return lib
+
+
+def available() -> bool:
+    """Whether the kernels are built and loaded (builds them on the first call)."""
+    return library() is not None
+
+
+def takes(current: torch.Tensor) -> bool:
+    """Whether the kernels can run ``current`` (a non-empty float32/64 CPU tensor)."""
+    return (current.device.type == "cpu" and current.dtype in SUFFIXES
+            and current.dim() >= 1 and current.numel() > 0)
+
+
+def supports(current: torch.Tensor) -> bool:
+    """Whether :func:`forward` runs ``current`` here: :func:`takes` it and :func:`available`."""
+    return takes(current) and available()
+
+
+def _time_major(x: torch.Tensor) -> torch.Tensor:
+    """``x`` itself if its memory is ``[T, N]`` (dense, time outermost, any order of the other
+    dimensions, e.g. channels-last), else a contiguous copy."""
+    expected = 1
+    for stride, size in sorted((x.stride(d), x.shape[d]) for d in range(1, x.dim())):
+        if size != 1 and stride != expected:
+            return x.contiguous()
+        expected *= size
+    return x if x.shape[0] == 1 or x.stride(0) == expected else x.contiguous()
+
+
+def _same_layout(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return all(n == 1 or sa == sb for n, sa, sb in zip(a.shape, a.stride(), b.stride(),
+                                                      strict=True))
+
+
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The helper threads: one fewer than torch's thread count (the caller is the other);
+    a new pool after ``fork`` or when that count changes."""
+    global _pool
+    workers = max(1, torch.get_num_threads() - 1)
+    if _pool is None or _pool[:2] != (os.getpid(), workers):
+        _pool = (os.getpid(), workers, ThreadPoolExecutor(workers, "sastc-scan"))
+    return _pool[2]
+
+
+def ranges(neurons: int, steps: int) -> list[tuple[int, int]]:
+    """``[n0, n1)`` ranges of whole ``ALIGN`` blocks, one per thread that is worth starting."""
+    parts = min(torch.get_num_threads(), -(-neurons // ALIGN),
+                max(1, neurons * steps // MIN_PER_THREAD))
+    bounds = [min(neurons, -(-i * neurons // (parts * ALIGN)) * ALIGN) for i in range(parts + 1)]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _run_split(call: Callable[[int, int], None], neurons: int, steps: int) -> None:
+    """``call(n0, n1)`` for every range, the first in this thread, the rest in the pool."""
+    parts = ranges(neurons, steps)
+    futures = [_executor().submit(call, *r) for r in parts[1:]]
+    call(*parts[0])
+    for future in futures:
+        future.result()
+
+
+def _constants(rule: ScanRule) -> tuple[float, float, float, float, int, int]:
+    return (rule.beta, rule.theta, rule.k, rule.alpha, int(rule.smooth),
+            int(rule.reset == "subtract"))
+
+
+def forward(current: torch.Tensor, rule: ScanRule, keep_u_pre: bool = True
+            ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(spikes, u_pre)`` of ``current [T, ...]`` from zero state (``u_pre`` None unless
+    ``keep_u_pre``); both share ``current``'s layout where it is time-major and dense."""
+    current = _time_major(current)
+    steps, neurons = current.shape[0], current[0].numel()
+    spikes = torch.empty_like(current)
+    u_pre = torch.empty_like(current) if keep_u_pre else None
+    kernel = getattr(library(), f"lif_forward_{SUFFIXES[current.dtype]}")
+    pointers = (current.data_ptr(), spikes.data_ptr(), u_pre.data_ptr() if keep_u_pre else None)
+    _run_split(lambda n0, n1: kernel(*pointers, steps, neurons, n0, n1, *_constants(rule)),
+               neurons, steps)
+    return spikes, u_pre
+
+
+def backward(grad_spikes: torch.Tensor, u_pre: torch.Tensor, spikes: torch.Tensor,
+             rule: ScanRule) -> torch.Tensor:
+    """``dL/dI`` (in ``u_pre``'s layout) from ``dL/ds`` and the forward's ``u_pre`` and ``s``."""
+    if not _same_layout(grad_spikes, u_pre):
+        grad_spikes = torch.empty_like(u_pre).copy_(grad_spikes)
+    steps, neurons = u_pre.shape[0], u_pre[0].numel()
+    grad_current = torch.empty_like(u_pre)
+    kernel = getattr(library(), f"lif_backward_{SUFFIXES[u_pre.dtype]}")
+    pointers = (grad_spikes.data_ptr(), u_pre.data_ptr(), spikes.data_ptr(),
+                grad_current.data_ptr())
+    _run_split(lambda n0, n1: kernel(*pointers, steps, neurons, n0, n1, *_constants(rule)),
+               neurons, steps)
+    return grad_current
+
+
+class FusedScan(torch.autograd.Function):
+    """Autograd wrapper: saves ``u_pre`` and the spikes, runs :func:`backward`."""
+
+    @staticmethod
+    def forward(ctx, current: torch.Tensor, rule: ScanRule) -> torch.Tensor:
+        spikes, u_pre = forward(current, rule)
+        ctx.save_for_backward(u_pre, spikes)
+        ctx.rule = rule
+        return spikes
+
+    @staticmethod
+    def backward(ctx, grad_spikes: torch.Tensor):
+        u_pre, spikes = ctx.saved_tensors
+        return backward(grad_spikes, u_pre, spikes, ctx.rule), None

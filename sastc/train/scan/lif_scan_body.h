@@ -1,0 +1,94 @@
+/* The fused scan for one floating type; lif_scan.c includes this once per type with
+ * REAL (the type), SFX(name) (the exported name's suffix) and EXP (its exp) defined.
+ *
+ * Memory is [T, N] (time-major, neuron n of step t at t * N + n). Neurons are walked in
+ * blocks of BLOCK whose state (u, c or the backward carries) stays in L1 while the loop
+ * runs over all T steps; the inner loop over a block's neurons is what the compiler
+ * vectorises. Each thread gets its own range [n0, n1) of neurons. */
+
+/* Forward over neurons [n0, n1): spikes s[t], and u_pre[t] unless KEEP is 0. */
+static inline __attribute__((always_inline)) void SFX(forward_range)(
+        const REAL *restrict cur, REAL *restrict spk, REAL *restrict upre, long T, long N,
+        long n0, long n1, REAL beta, REAL theta, REAL k, REAL alpha,
+        const int SMOOTH, const int SUBTRACT, const int KEEP) {
+    REAL u[BLOCK], c[BLOCK];
+    for (long b = n0; b < n1; b += BLOCK) {
+        const long m = n1 - b < BLOCK ? n1 - b : BLOCK;
+        for (long i = 0; i < m; i++) u[i] = c[i] = 0;
+        for (long t = 0; t < T; t++) {
+            const REAL *restrict x = cur + t * N + b;
+            REAL *restrict s_out = spk + t * N + b;
+            REAL *restrict p_out = KEEP ? upre + t * N + b : s_out;
+            for (long i = 0; i < m; i++) {
+                const REAL ci = alpha * c[i] + x[i];
+                const REAL bu = beta * u[i];
+                const REAL up = bu + ci; /* two roundings: built with -ffp-contract=off */
+                const REAL s = SMOOTH ? 1 / (1 + EXP(-((up - theta) * k)))
+                                      : (up > theta ? (REAL)1 : (REAL)0);
+                u[i] = SUBTRACT ? up - theta * s : up * (1 - s);
+                c[i] = ci;
+                s_out[i] = s;
+                if (KEEP) p_out[i] = up;
+            }
+        }
+    }
+}
+
+/* Backward over neurons [n0, n1): dL/dI[t] from dL/ds[t], u_pre[t] and (SMOOTH only) s[t],
+ * for t = T-1 .. 0. */
+static inline __attribute__((always_inline)) void SFX(backward_range)(
+        const REAL *restrict gs, const REAL *restrict upre, const REAL *restrict spk,
+        REAL *restrict gcur, long T, long N, long n0, long n1, REAL beta, REAL theta, REAL k,
+        REAL alpha, const int SMOOTH, const int SUBTRACT) {
+    REAL carry_u[BLOCK], carry_c[BLOCK];
+    for (long b = n0; b < n1; b += BLOCK) {
+        const long m = n1 - b < BLOCK ? n1 - b : BLOCK;
+        for (long i = 0; i < m; i++) carry_u[i] = carry_c[i] = 0;
+        for (long t = T - 1; t >= 0; t--) {
+            const REAL *restrict g = gs + t * N + b;
+            const REAL *restrict p = upre + t * N + b;
+            const REAL *restrict s = SMOOTH ? spk + t * N + b : p;
+            REAL *restrict out = gcur + t * N + b;
+            for (long i = 0; i < m; i++) {
+                /* a step spike is recomputed from u_pre (the forward's own comparison) */
+                const REAL si = SMOOTH ? s[i] : (p[i] > theta ? (REAL)1 : (REAL)0);
+                const REAL sig = SMOOTH ? si : 1 / (1 + EXP(-((p[i] - theta) * k)));
+                const REAL slope = (sig - sig * sig) * k;
+                const REAL keep = SUBTRACT ? 1 - theta * slope : (1 - si) - p[i] * slope;
+                const REAL d = g[i] * slope + carry_u[i] * keep;
+                const REAL grad = d + carry_c[i];
+                carry_u[i] = beta * d;
+                carry_c[i] = alpha * grad;
+                out[i] = grad;
+            }
+        }
+    }
+}
+
+/* Exported: smooth = surrogate forward (else a step), subtract = reset by subtraction (else
+ * to zero); upre may be NULL when the backward pass will not run, spk in the backward
+ * when the forward was a step. */
+void SFX(lif_forward)(const REAL *cur, REAL *spk, REAL *upre, long T, long N, long n0,
+                      long n1, double beta, double theta, double k, double alpha, int smooth,
+                      int subtract) {
+    const REAL B = (REAL)beta, H = (REAL)theta, K = (REAL)k, A = (REAL)alpha;
+#define SASTC_FWD(S, R, P) SFX(forward_range)(cur, spk, upre, T, N, n0, n1, B, H, K, A, S, R, P)
+    if (upre) {
+        if (smooth) { if (subtract) SASTC_FWD(1, 1, 1); else SASTC_FWD(1, 0, 1); }
+        else { if (subtract) SASTC_FWD(0, 1, 1); else SASTC_FWD(0, 0, 1); }
+    } else {
+        if (smooth) { if (subtract) SASTC_FWD(1, 1, 0); else SASTC_FWD(1, 0, 0); }
+        else { if (subtract) SASTC_FWD(0, 1, 0); else SASTC_FWD(0, 0, 0); }
+    }
+#undef SASTC_FWD
+}
+
+void SFX(lif_backward)(const REAL *gs, const REAL *upre, const REAL *spk, REAL *gcur, long T,
+                       long N, long n0, long n1, double beta, double theta, double k,
+                       double alpha, int smooth, int subtract) {
+    const REAL B = (REAL)beta, H = (REAL)theta, K = (REAL)k, A = (REAL)alpha;
+#define SASTC_BWD(S, R) SFX(backward_range)(gs, upre, spk, gcur, T, N, n0, n1, B, H, K, A, S, R)
+    if (smooth) { if (subtract) SASTC_BWD(1, 1); else SASTC_BWD(1, 0); }
+    else { if (subtract) SASTC_BWD(0, 1); else SASTC_BWD(0, 0); }
+#undef SASTC_BWD
+}

@@ -1,0 +1,229 @@
+"""The fused C scan for CPU tensors against the autograd reference, its layouts and threads,
+and how it is built: the cache, concurrent builds, and the torch scan when it cannot be."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from sastc.train.lif import lif_scan, lif_scan_reference
+from sastc.train.scan import cpu_build, cpu_kernel
+from sastc.train.scan.dispatch import chosen_backend
+from sastc.train.scan.rule import ScanRule
+from sastc.train.scan.torch_ops import forward_scan
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MODES = ("surrogate", "hard", "conventional")
+
+pytestmark = pytest.mark.skipif(not cpu_kernel.available(), reason="no C compiler here")
+
+
+@pytest.fixture
+def split_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Split even tiny layers over two threads, so the tests cover the threaded path."""
+    monkeypatch.setattr(cpu_kernel, "MIN_PER_THREAD", 16)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _scan_and_grad(current: torch.Tensor, rule: ScanRule, weights: torch.Tensor, fused: bool
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    leaf = current.detach().clone().requires_grad_()
+    args = (rule.beta, rule.theta, rule.k, rule.mode, rule.reset, rule.alpha)
+    spikes = (lif_scan(leaf, *args, backend="cpu-fused") if fused
+              else lif_scan_reference(leaf, *args))
+    (spikes * weights).sum().backward()
+    return spikes.detach(), leaf.grad
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+@pytest.mark.parametrize("beta", [0.0, 0.9, 1.0])
+def test_float64_spikes_membranes_and_gradients_equal_the_reference(
+        split_small: None, mode: str, reset: str, alpha: float, beta: float) -> None:
+    torch.manual_seed(3)
+    current = torch.randn(6, 3, 5, 67, dtype=torch.float64) * 0.9
+    weights = torch.randn_like(current)
+    rule = ScanRule(beta, 1.0, 4.0, mode, reset, alpha)
+    spikes, grad = _scan_and_grad(current, rule, weights, fused=True)
+    expected, expected_grad = _scan_and_grad(current, rule, weights, fused=False)
+    torch.testing.assert_close(spikes, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(cpu_kernel.forward(current, rule)[1],
+                               forward_scan(current, rule)[1], rtol=1e-12, atol=1e-12)
+    assert 0.0 < float(spikes.mean()) < 1.0
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_float32_step_spikes_are_bit_identical_and_gradients_close(
+        split_small: None, reset: str, alpha: float) -> None:
+    torch.manual_seed(4)
+    current = torch.randn(16, 4, 301) * 0.7
+    weights = torch.randn_like(current)
+    for mode in MODES:
+        rule = ScanRule(0.9, 1.0, 5.0, mode, reset, alpha)
+        spikes, grad = _scan_and_grad(current, rule, weights, fused=True)
+        expected, expected_grad = _scan_and_grad(current, rule, weights, fused=False)
+        if mode == "surrogate":
+            torch.testing.assert_close(spikes, expected, rtol=0, atol=1e-5)
+        else:
+            assert torch.equal(spikes, expected)
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 33), (5, 1), (7, 17), (3, 2, 3, 5)])
+def test_odd_sizes_and_one_step(split_small: None, shape: tuple[int, ...]) -> None:
+    torch.manual_seed(5)
+    current = torch.randn(shape, dtype=torch.float64) * 1.5
+    for mode in MODES:
+        rule = ScanRule(0.8, 0.5, 3.0, mode, "zero", 0.3)
+        weights = torch.randn_like(current)
+        spikes, grad = _scan_and_grad(current, rule, weights, fused=True)
+        expected, expected_grad = _scan_and_grad(current, rule, weights, fused=False)
+        torch.testing.assert_close(spikes, expected, rtol=0, atol=1e-12)
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-9, atol=1e-12)
+
+
+def test_non_contiguous_inputs_and_gradients() -> None:
+    torch.manual_seed(6)
+    current = torch.randn(5, 8, 9, dtype=torch.float64).transpose(1, 2)
+    assert not current.is_contiguous()
+    leaf = current.clone().requires_grad_()
+    spikes = lif_scan(leaf.transpose(1, 2), 0.8, 0.5, 3.0, "surrogate", backend="cpu-fused")
+    spikes.sum().backward()  # dL/ds arrives expanded (stride 0)
+    reference = current.clone().requires_grad_()
+    lif_scan_reference(reference.transpose(1, 2), 0.8, 0.5, 3.0, "surrogate").sum().backward()
+    torch.testing.assert_close(leaf.grad, reference.grad, rtol=1e-9, atol=1e-12)
+
+
+def test_channels_last_runs_in_place_and_keeps_its_layout() -> None:
+    torch.manual_seed(7)
+    frames = torch.randn(4 * 3, 5, 6, 7).contiguous(memory_format=torch.channels_last)
+    current = frames.reshape(4, 3, 5, 6, 7)
+    assert not current.is_contiguous()
+    rule = ScanRule(0.9, 1.0, 5.0, "hard")
+    spikes, u_pre = cpu_kernel.forward(current, rule)
+    assert spikes.stride() == current.stride() == u_pre.stride()
+    assert torch.equal(spikes, lif_scan_reference(current, 0.9, 1.0, 5.0, "hard"))
+
+
+def test_ranges_cover_the_neurons_in_aligned_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    parts = cpu_kernel.ranges(1000, 1000)
+    assert parts[0][0] == 0 and parts[-1][1] == 1000 and len(parts) == 3
+    assert all(a % cpu_kernel.ALIGN == 0 and a < b for a, b in parts)
+    assert all(b == c for (_, b), (c, _) in itertools.pairwise(parts))
+    assert cpu_kernel.ranges(1000, 1) == [(0, 1000)]  # too little work to split
+    assert cpu_kernel.ranges(20, 10**6) == [(0, 16), (16, 20)]
+
+
+def test_auto_picks_the_fused_scan_for_cpu_float_tensors(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    monkeypatch.delenv("SASTC_SCAN", raising=False)
+    assert chosen_backend(torch.zeros(2, 3)) == "cpu-fused"
+    assert chosen_backend(torch.zeros(2, 3, dtype=torch.bfloat16)) == "torch"
+    assert chosen_backend(torch.zeros(2, 3), "torch") == "torch"
+    with pytest.raises(ValueError, match=r"does not take a torch\.float16 tensor on cpu"):
+        lif_scan(torch.zeros(2, 3, dtype=torch.float16), 0.9, 1.0, 5.0, backend="cpu-fused")
+
+
+@pytest.fixture
+def fresh_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A kernel cache in ``tmp_path`` and no library loaded yet (restored afterwards)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cpu_kernel.library.cache_clear()
+    yield tmp_path / "cache" / "sastc" / "kernels"
+    cpu_kernel.library.cache_clear()
+
+
+def test_without_a_compiler_the_torch_scan_runs_and_says_why_once(
+        fresh_build: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cc, gcc or clang there
+    current = torch.randn(4, 10)
+    with caplog.at_level(logging.INFO, logger="sastc.train.scan"):
+        assert chosen_backend(current, "cpu-fused") == "torch"
+        assert chosen_backend(current) == "torch"
+        spikes = lif_scan(current, 0.9, 0.5, 5.0, "hard", backend="cpu-fused")
+    assert torch.equal(spikes, lif_scan_reference(current, 0.9, 0.5, 5.0, "hard"))
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "no C compiler" in messages[0], messages
+    assert not fresh_build.exists()
+
+
+def test_a_failing_compiler_falls_back(fresh_build: Path, monkeypatch: pytest.MonkeyPatch
+                                       ) -> None:
+    monkeypatch.setenv("CC", "false")
+    assert not cpu_kernel.available()
+    assert chosen_backend(torch.zeros(3, 2)) == "torch"
+
+
+def _unwritable(cache: Path, how: str) -> None:
+    if how == "read-only":
+        cache.mkdir(parents=True)
+        cache.chmod(0o500)
+    else:
+        cache.parent.mkdir(parents=True)
+        cache.write_text("a file where the cache folder should be\n")
+
+
+@pytest.mark.parametrize("how", ["read-only", "not a folder"])
+def test_an_unwritable_cache_compiles_into_a_temporary_folder(
+        fresh_build: Path, how: str, caplog: pytest.LogCaptureFixture) -> None:
+    if how == "read-only" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    _unwritable(fresh_build, how)
+    with caplog.at_level(logging.INFO, logger="sastc.train.scan"):
+        assert cpu_kernel.available()
+    assert any("temporary directory" in r.getMessage() for r in caplog.records)
+    current = torch.randn(3, 40)
+    assert torch.equal(lif_scan(current, 0.9, 0.5, 5.0, "hard", backend="cpu-fused"),
+                       lif_scan_reference(current, 0.9, 0.5, 5.0, "hard"))
+    if how == "read-only":
+        fresh_build.chmod(0o700)
+        assert list(fresh_build.iterdir()) == []
+
+
+# loads the library and runs a 2-step, 3-neuron scan through ctypes (no torch: fast to start)
+CHILD = """
+import ctypes
+from sastc.train.scan import cpu_build
+lib = cpu_build.load_library()
+f = ctypes.c_float * 6
+cur, spk = f(0.6, 0.2, 2.0, 0.6, 0.2, 0.0), f()
+lib.lif_forward_f32.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_long] * 4 + \\
+    [ctypes.c_double] * 4 + [ctypes.c_int] * 2
+lib.lif_forward_f32(cur, spk, None, 2, 3, 0, 3, 1.0, 1.0, 5.0, 0.0, 0, 0)
+print(list(spk))
+"""
+
+
+def test_processes_compiling_at_once_share_one_complete_library(fresh_build: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    children = [subprocess.Popen([sys.executable, "-c", CHILD], env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for _ in range(2)]
+    results = [child.communicate(timeout=300) for child in children]
+    for child, (out, err) in zip(children, results, strict=True):
+        assert child.returncode == 0, err
+        assert out.strip() == "[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]"
+    assert [p.suffix for p in fresh_build.iterdir()] == [".so"]
+
+
+def test_the_cache_key_follows_the_source_and_flags() -> None:
+    key = cpu_build.build_key(cpu_build.BASE_FLAGS, "cc 1.0")
+    assert key == cpu_build.build_key(cpu_build.BASE_FLAGS, "cc 1.0")
+    assert key != cpu_build.build_key(cpu_build.BASE_FLAGS, "cc 1.1")
+    assert key != cpu_build.build_key(cpu_build.BASE_FLAGS[1:], "cc 1.0")
