@@ -12,7 +12,7 @@ import os
 
 import torch
 
-from sastc.train.scan import triton_kernel
+from sastc.train.scan import cpu_kernel, triton_kernel
 from sastc.train.scan.rule import ScanRule
 from sastc.train.scan.torch_ops import TorchScan, forward_scan
 
@@ -24,10 +24,14 @@ def chosen_backend(current: torch.Tensor, requested: str | None = None) -> str:
     name = requested or os.environ.get("SASTC_SCAN", "auto")
     if name not in BACKENDS:
         raise ValueError(f"scan backend must be one of {BACKENDS}, got {name!r}")
+    if name == "cpu-fused" and cpu_kernel.takes(current) and not cpu_kernel.available():
+        return "torch"  # no compiler or a failed build: logged once by cpu_kernel
     if name != "auto":
         return name
     if current.is_cuda and triton_kernel.supports(current):
         return "triton"
+    if cpu_kernel.takes(current) and cpu_kernel.available():
+        return "cpu-fused"
     return "torch"
 
 
@@ -49,4 +53,12 @@ def run_scan(current: torch.Tensor, rule: ScanRule, backend: str | None = None) 
             with torch.no_grad():
                 return triton_kernel.forward(current, rule)[0]
         return triton_kernel.TritonScan.apply(current, rule)
+    if name == "cpu-fused":
+        if not cpu_kernel.takes(current):
+            raise ValueError(f"scan backend 'cpu-fused' does not take a {current.dtype} tensor "
+                             f"on {current.device} (float32 or float64 on cpu)")
+        if not needs_grad:
+            with torch.no_grad():
+                return cpu_kernel.forward(current, rule, keep_u_pre=False)[0]
+        return cpu_kernel.FusedScan.apply(current, rule)
     raise ValueError(f"scan backend {name!r} is not available here")
