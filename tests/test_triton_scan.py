@@ -86,3 +86,14 @@ def test_compiled_kernels_equal_the_torch_scan_on_cuda(mode: str, reset: str,
     if mode == "surrogate":
         torch.testing.assert_close(spikes, expected, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(current.grad, twin.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_channels_last_views_keep_their_layout(interpreter: None) -> None:
+    folded = torch.randn(4 * 2, 3, 5, 5).contiguous(memory_format=torch.channels_last)
+    current = folded.reshape(4, 2, 3, 5, 5).requires_grad_()
+    spikes = lif_scan(current, 0.9, 0.5, 4.0, "surrogate", backend="triton")
+    assert spikes.stride() == current.stride()
+    expected = lif_scan_reference(current.detach().contiguous(), 0.9, 0.5, 4.0, "surrogate")
+    torch.testing.assert_close(spikes, expected)
+    spikes.sum().backward()
+    assert current.grad is not None and current.grad.shape == current.shape

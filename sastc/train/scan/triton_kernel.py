@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from sastc.train.scan.layout import same_layout, time_major
 from sastc.train.scan.rule import ScanRule
 
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
@@ -60,8 +61,9 @@ def _launch_shape(neurons: int) -> tuple[int, int]:
 
 
 def forward(current: torch.Tensor, rule: ScanRule) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(spikes, u_pre)`` of ``current [T, ...]`` (made contiguous) from zero state."""
-    current = current.contiguous()
+    """``(spikes, u_pre)`` of ``current [T, ...]`` from zero state, in ``current``'s layout
+    where :func:`~sastc.train.scan.layout.time_major` takes it."""
+    current = time_major(current)
     steps, neurons = current.shape[0], current[0].numel()
     spikes, u_pre = torch.empty_like(current), torch.empty_like(current)
     block, warps = _launch_shape(neurons)
@@ -75,7 +77,7 @@ def forward(current: torch.Tensor, rule: ScanRule) -> tuple[torch.Tensor, torch.
 
 def backward(grad_spikes: torch.Tensor, u_pre: torch.Tensor, rule: ScanRule) -> torch.Tensor:
     """``dL/dI`` from ``dL/ds`` and the forward's ``u_pre``."""
-    grad_spikes = grad_spikes.contiguous()
+    grad_spikes = same_layout(grad_spikes, u_pre)
     steps, neurons = u_pre.shape[0], u_pre[0].numel()
     grad_current = torch.empty_like(u_pre)
     block, warps = _launch_shape(neurons)
