@@ -52,6 +52,13 @@ class EpochResult:
     seconds: float
     steps: int
     grad_evals: int
+    samples: int = 0  # training samples stepped (all processes)
+
+    @property
+    def samples_per_s(self) -> float:
+        """Training throughput: samples stepped per second of the epoch (forward,
+        backward and update; with SAST both gradient evaluations of a step)."""
+        return self.samples / self.seconds if self.seconds > 0 else 0.0
 
 
 def batch_indices(count: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
@@ -157,4 +164,4 @@ def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     mean_loss = dist.sum(sum(losses) / max(steps, 1)) / dist.world
     train_acc = 100.0 * dist.sum(correct) / max(dist.sum(seen), 1)
     return EpochResult(mean_loss, train_acc, time.perf_counter() - start, steps,
-                       steps * config.grad_evals_per_step)
+                       steps * config.grad_evals_per_step, int(dist.sum(seen)))

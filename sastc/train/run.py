@@ -42,6 +42,7 @@ from sastc.train.epoch import run_epoch
 from sastc.train.evaluate import evaluate
 from sastc.train.model import SpikingNet, init_weights
 from sastc.train.sam import SAM
+from sastc.train.scan.describe import describe_backend
 from sastc.train.search import resolve_rho
 from sastc.train.selection import (
     is_new_best,
@@ -166,7 +167,13 @@ def epoch_line(entry: dict[str, Any], total: int) -> str:
             f"train {entry['train_accuracy']:.1f}%  {val}test surrogate "
             f"{entry['surrogate_accuracy']:.1f}%  hard {entry['hard_accuracy']:.1f}%  "
             f"gap {entry['transfer_gap']:+.1f}  k {entry['steepness']:.3g}  "
-            f"({entry['seconds']:.1f} s)")
+            f"({entry['seconds']:.1f} s{_rate(entry)})")
+
+
+def _rate(entry: dict[str, Any]) -> str:
+    """``", 812 samples/s"`` where the entry has a training throughput (older runs: none)."""
+    rate = entry.get("samples_per_s")
+    return f", {rate:,.0f} samples/s" if rate else ""
 
 
 def train(config: TrainConfig, resume: bool = False, log: Log = print) -> dict[str, Any]:
@@ -221,6 +228,8 @@ def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist,
         restore(run, saved)
         run.model.spec = checkpoint_spec(saved)
     run.model.to(dist.device)
+    if dist.is_main:
+        log(f"LIF scan: {describe_backend(dist.device)}")
     return out_dir, data, run
 
 
@@ -255,6 +264,7 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist,
             metrics |= validation_metrics(run.model, data.val, dist.device)
         entry = {"epoch": run.epoch, "loss": result.loss, "train_accuracy": result.train_accuracy,
                  "seconds": result.seconds, "steps": result.steps,
+                 "samples_per_s": result.samples_per_s,
                  "grad_evals": result.grad_evals, "lr": run.scheduler.get_last_lr()[0],
                  "steepness": run.model.spec.steepness, **metrics}
         if data.val is not None:
