@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,18 @@ def test_the_cache_key_follows_the_source_and_flags() -> None:
     assert key == cpu_build.build_key(cpu_build.BASE_FLAGS, "cc 1.0")
     assert key != cpu_build.build_key(cpu_build.BASE_FLAGS, "cc 1.1")
     assert key != cpu_build.build_key(cpu_build.BASE_FLAGS[1:], "cc 1.0")
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_ships_and_builds_the_source(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO_ROOT), "--no-deps",
+                    "--no-build-isolation", "-q", "-w", str(tmp_path)], check=True)
+    site = tmp_path / "site"
+    zipfile.ZipFile(next(tmp_path.glob("sastc-*.whl"))).extractall(site)
+    env = {**os.environ, "PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-c", CHILD + "print(cpu_build.SOURCE)\n"], env=env,
+                         capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["[0.0,", "0.0,", "1.0,", "1.0,", "0.0,", "0.0]",
+                                  str(site / "sastc" / "train" / "scan" / "lif_scan.c")]
+    assert next((tmp_path / "cache" / "sastc" / "kernels").glob("lif_scan-*.so"))

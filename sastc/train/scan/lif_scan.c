@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define BLOCK 512
+#ifndef BLOCK
+#define BLOCK 512 /* neurons per block: their state (2 x 2 KiB in float) stays in L1 */
+#endif
 
 /* exp(x) in float with plain arithmetic, so that the loops calling it vectorise (libm's
  * expf would not, without -ffast-math). Cephes' expf: x = n ln2 + r with n = round(x / ln2)
