@@ -97,3 +97,58 @@ def test_channels_last_views_keep_their_layout(interpreter: None) -> None:
     torch.testing.assert_close(spikes, expected)
     spikes.sum().backward()
     assert current.grad is not None and current.grad.shape == current.shape
+
+
+def _signature(wide: bool) -> dict[str, str]:
+    pointer = "*fp64" if wide else "*fp32"
+    return {"a": pointer, "b": pointer, "c": pointer, "neurons": "i32", "beta": "fp32",
+            "theta": "fp32", "k": "fp32", "alpha": "fp32", "SMOOTH": "constexpr",
+            "SUBTRACT": "constexpr", "CUBA": "constexpr", "WIDE": "constexpr",
+            "STEPS": "constexpr", "BLOCK": "constexpr"}
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_every_kernel_variant_compiles_for_hopper(monkeypatch: pytest.MonkeyPatch,
+                                                  wide: bool) -> None:
+    """The compiled (not interpreted) kernels build to sm_90 machine code here, with Triton's
+    own ptxas and no GPU: the CUDA path cannot fail to compile on a user's H100/H200."""
+    pytest.importorskip("triton", reason="Triton is in the test extra")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from sastc.train.scan import triton_source
+
+    for kernel in triton_source.build():
+        names = list(kernel.arg_names)
+        for smooth, subtract, cuba in [(s, r, c) for s in (True, False) for r in (True, False)
+                                       for c in (True, False)]:
+            signature = dict(zip(names, _signature(wide).values(), strict=True))
+            constants = {"SMOOTH": smooth, "SUBTRACT": subtract, "CUBA": cuba, "WIDE": wide,
+                         "STEPS": 16, "BLOCK": 256}
+            compiled = triton.compile(ASTSource(fn=kernel, signature=signature,
+                                                constexprs=constants),
+                                      target=GPUTarget("cuda", 90, 32))
+            assert len(compiled.asm["cubin"]) > 1000
+
+
+def test_self_check_passes_through_the_interpreter(interpreter: None) -> None:
+    triton_kernel.works_on.cache_clear()
+    assert triton_kernel.works_on(torch.device("cpu"))
+    triton_kernel.works_on.cache_clear()
+
+
+def test_a_kernel_that_fails_is_reported_and_not_used(interpreter: None,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("no kernel image is available for execution on the device")
+
+    monkeypatch.setattr(triton_kernel, "forward", broken)
+    triton_kernel.works_on.cache_clear()
+    try:
+        assert not triton_kernel.works_on(torch.device("cpu"))
+    finally:
+        triton_kernel.works_on.cache_clear()
+    assert "does not run on cpu (RuntimeError: no kernel image" in caplog.text

@@ -28,7 +28,8 @@ def chosen_backend(current: torch.Tensor, requested: str | None = None) -> str:
         return "torch"  # no compiler or a failed build: logged once by cpu_kernel
     if name != "auto":
         return name
-    if current.is_cuda and triton_kernel.supports(current):
+    if (current.is_cuda and triton_kernel.supports(current)
+            and triton_kernel.works_on(current.device)):
         return "triton"
     if cpu_kernel.takes(current) and cpu_kernel.available():
         return "cpu-fused"

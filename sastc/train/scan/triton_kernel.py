@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import os
 from typing import Any
 
@@ -21,9 +22,12 @@ import torch
 
 from sastc.train.scan.layout import same_layout, time_major
 from sastc.train.scan.rule import ScanRule
+from sastc.train.scan.torch_ops import forward_scan
 
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 MAX_ELEMENTS = 2**31 - 1  # 32-bit offsets in the kernels
+
+_LOG = logging.getLogger(__name__)
 
 
 def triton_importable() -> bool:
@@ -88,6 +92,28 @@ def backward(grad_spikes: torch.Tensor, u_pre: torch.Tensor, rule: ScanRule) -> 
         CUBA=rule.alpha != 0.0, WIDE=u_pre.dtype == torch.float64, STEPS=steps, BLOCK=block,
         num_warps=warps)
     return grad_current
+
+
+@functools.cache
+def works_on(device: torch.device) -> bool:
+    """Whether the compiled kernels build and run on ``device``: checked once, on a small
+    input against the torch scan. A failure is logged, and ``auto`` runs the torch scan."""
+    try:
+        current = torch.linspace(-1.0, 3.0, 2 * 300, device=device).reshape(2, 300)
+        rule = ScanRule(0.9, 1.0, 5.0, "conventional")
+        spikes, u_pre = forward(current, rule)
+        expected, expected_u_pre = forward_scan(current, rule)
+        grad = backward(torch.ones_like(current), u_pre, rule)
+        ok = (torch.equal(spikes, expected) and torch.allclose(u_pre, expected_u_pre)
+              and bool(torch.isfinite(grad).all()))
+    except Exception as exc:  # any build or launch failure: the torch scan still works
+        _LOG.warning("the Triton LIF scan does not run on %s (%s: %s); using the torch scan",
+                     device, type(exc).__name__, exc)
+        return False
+    if not ok:
+        _LOG.warning("the Triton LIF scan disagrees with the torch scan on %s; using the "
+                     "torch scan", device)
+    return ok
 
 
 def triton_cdiv(a: int, b: int) -> int:
