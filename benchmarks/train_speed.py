@@ -177,10 +177,14 @@ def make_models(spec: ArchSpec, seed: int, device: str = "cpu", torch_scan: bool
 # --- equivalence --------------------------------------------------------------------------
 
 def detached_reset_scan(current: torch.Tensor, beta: float, theta: float, k: float,
-                        mode: str = "conventional") -> torch.Tensor:
+                        mode: str = "conventional", reset: str = "zero", alpha: float = 0.0
+                        ) -> torch.Tensor:
     """sastc's LIF rule in plain autograd with the reset detached, as snnTorch does it:
     hard forward, ``k sigma (1 - sigma)`` backward through the spike output only
-    (``mode`` is accepted for ``lif_scan``'s signature and ignored)."""
+    (``mode`` is accepted for ``lif_scan``'s signature and ignored; the networks timed here
+    are LIF with reset to zero)."""
+    if reset != "zero" or alpha:
+        raise ValueError("detached_reset_scan is LIF with reset to zero")
     u = torch.zeros_like(current[0])
     out = []
     for t in range(current.shape[0]):

@@ -80,10 +80,15 @@ def test_sigmoid_surrogate_is_finite_for_very_negative_membranes(bench) -> None:
 def test_throughput_structure(bench, tiny) -> None:
     case, settings, batches = tiny
     row = bench.throughput(case, settings, batches)
-    names = {"sastc-conventional", "sastc-surrogate", "snntorch", "snntorch-folded"}
+    sastc = {"sastc-conventional", "sastc-surrogate"}
+    names = sastc | {"snntorch", "snntorch-folded"}
+    if bench.spikingjelly_installed():
+        names.add("spikingjelly")
+        assert set(row["ratio_vs_spikingjelly"]) == sastc
     assert set(row["samples_per_s"]) == names == set(row["cpu_samples_per_s"])
     assert set(row["page_faults_per_step"]) == names
-    assert set(row["ratio_vs_snntorch"]) == names - {"snntorch"}
+    assert set(row["ratio_vs_snntorch"]) == sastc
+    assert (row["time_bins"], row["batch_size"], row["device"]) == (4, 4, "cpu")
     for summary in row["samples_per_s"].values():
         assert 0 < summary["min"] <= summary["median"] <= summary["max"]
     assert all(len(s) == settings.repeats for s in row["seconds_per_step"].values())
@@ -107,3 +112,13 @@ def test_machine_info_and_arguments(bench) -> None:
     assert info["threads"] == 1 and info["torch"] == torch.__version__ and info["cpu"]
     args = bench.parse_args(["--quick", "--threads", "1", "--json", "out.json"])
     assert args.quick and args.threads == 1 and args.json == "out.json"
+
+
+def test_grid_and_device_arguments(bench) -> None:
+    args = bench.parse_args([])
+    assert args.device == "cpu" and bench.parse_grid(args.grid) == [(16, 32), (16, 256), (64, 128)]
+    assert bench.parse_grid("8x4") == [(8, 4)]
+    for bad in ("16", "16x0", "axb", ""):
+        with pytest.raises(SystemExit, match="--grid"):
+            bench.parse_grid(bad)
+    assert bench.parse_args(["--device", "cuda", "--torch-scan"]).torch_scan
