@@ -11,11 +11,19 @@ One LIF time step of a compiled layer, per neuron (all integers)::
     leaked  = round_shift(u * beta_q, leak_shift)      (u = post-reset membrane)
     u_pre   = saturate(leaked + (acc << frac_bits) + bias_q, membrane_bits)
     spike   = u_pre > theta_q                          (strict, as NIR)
-    u       = 0 if spike else u_pre                    (reset to zero)
+    u       = 0 if spike else u_pre                    (reset "zero")
+            = u_pre - theta_q if spike else u_pre      (reset "subtract")
 
-A readout (LI) layer does the same without spike and reset, and its logits are
-``sum_t u_pre[t]``. ``round_shift(x, n) = floor((x + 2**(n-1)) / 2**n)``: round
-half up, an arithmetic right shift after adding half.
+IF is the same with ``beta_q = 2**leak_shift``. A current-based LIF (CubaLIF) first
+updates its synaptic current, which then takes the place of the drive::
+
+    c       = saturate(round_shift(c * alpha_q, leak_shift) + (acc << frac_bits) + bias_q)
+    u_pre   = saturate(round_shift(u * beta_q, leak_shift) + c, membrane_bits)
+
+A readout (LI) layer integrates without spike and reset, and its logits are
+``sum_t u_pre[t]``. Which rule a layer runs is its neuron model (:mod:`sastc.neurons`).
+``round_shift(x, n) = floor((x + 2**(n-1)) / 2**n)``: round half up, an arithmetic right
+shift after adding half.
 
 All functions take and return numpy integer arrays (int64 inside) so they are
 safe for every value the range analysis admits.
@@ -83,13 +91,41 @@ def reset(u_pre: np.ndarray, spikes: np.ndarray) -> np.ndarray:
     return np.where(spikes, INT64(0), np.asarray(u_pre, dtype=INT64))
 
 
+def reset_subtract(u_pre: np.ndarray, spikes: np.ndarray, theta_q: np.ndarray) -> np.ndarray:
+    """Subtract the threshold where a spike was emitted (``theta_q < u_pre`` there, so the
+    result stays within the membrane).
+
+    >>> reset_subtract(np.array([5, 2]), np.array([True, False]), np.array([3, 3])).tolist()
+    [2, 2]
+    """
+    u_pre = np.asarray(u_pre, dtype=INT64)
+    return np.where(spikes, u_pre - np.asarray(theta_q, dtype=INT64), u_pre)
+
+
+def after_spike(u_pre: np.ndarray, spikes: np.ndarray, theta_q: np.ndarray,
+                mode: str) -> np.ndarray:
+    """The membrane after a step: :func:`reset` (``mode="zero"``) or :func:`reset_subtract`."""
+    return reset(u_pre, spikes) if mode == "zero" else reset_subtract(u_pre, spikes, theta_q)
+
+
 def lif_step(u: np.ndarray, acc: np.ndarray, *, bias_q: np.ndarray, theta_q: np.ndarray,
-             beta_q: int, leak_shift: int, frac_bits: int,
-             membrane_bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """One integer LIF step; returns ``(spikes, u_post)``."""
+             beta_q: int, leak_shift: int, frac_bits: int, membrane_bits: int,
+             reset_mode: str = "zero") -> tuple[np.ndarray, np.ndarray]:
+    """One integer LIF (or IF) step; returns ``(spikes, u_post)``."""
     u_pre = integrate(u, acc, bias_q, beta_q, leak_shift, frac_bits, membrane_bits)
     spikes = fire(u_pre, theta_q)
-    return spikes, reset(u_pre, spikes)
+    return spikes, after_spike(u_pre, spikes, theta_q, reset_mode)
+
+
+def cuba_step(u: np.ndarray, c: np.ndarray, acc: np.ndarray, *, bias_q: np.ndarray,
+              theta_q: np.ndarray, beta_q: int, alpha_q: int, leak_shift: int, frac_bits: int,
+              membrane_bits: int, reset_mode: str = "zero"
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One integer CubaLIF step; returns ``(spikes, u_post, c)``."""
+    c = integrate(c, acc, bias_q, alpha_q, leak_shift, frac_bits, membrane_bits)
+    u_pre = saturate(leak(u, beta_q, leak_shift) + c, membrane_bits)
+    spikes = fire(u_pre, theta_q)
+    return spikes, after_spike(u_pre, spikes, theta_q, reset_mode), c
 
 
 def li_step(u: np.ndarray, acc: np.ndarray, *, bias_q: np.ndarray, beta_q: int, leak_shift: int,

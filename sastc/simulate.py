@@ -13,6 +13,7 @@ from sastc.errors import CheckpointError
 from sastc.ir.graph import load_graph
 from sastc.ir.lower import fuse
 from sastc.ir.quantized import load_qnet
+from sastc.neurons import is_spiking
 from sastc.report import confusion_lines, decision_lines, per_class_lines, synops_lines
 from sastc.resources import check_simulate
 from sastc.sim.compare import compare
@@ -95,7 +96,7 @@ def _plots(report: dict[str, Any], net, qnet, first, plot: str | None, raster: s
         sim = IntegerSimulator(qnet) if qnet is not None else FloatSimulator(net, "hard")
         records = sim.run(first, record=True).records
         spiking = [(layer.name, rec[:, 0]) for layer, rec in zip(net.layers, records, strict=True)
-                   if layer.neuron == "lif"]
+                   if is_spiking(layer.neuron)]
         plot_raster([r for _, r in spiking], [n for n, _ in spiking], raster)
 
 

@@ -1,18 +1,23 @@
-"""Architecture specs: a small, validated description of a feed-forward LIF network.
+"""Architecture specs: a small, validated description of a feed-forward spiking network.
 
 A spec is written as text, one layer per call, for example::
 
-    conv(16, 5, stride=2) pool(2) conv(32, 3) dense(128) readout
+    conv(16, 5, stride=2) pool(2) conv(32, 3, neuron=if, reset=subtract) dense(128) readout
 
-- ``conv(channels, kernel, stride=1, padding=kernel//2)``: 2-D convolution + LIF
+- ``conv(channels, kernel, stride=1, padding=kernel//2)``: 2-D convolution + spiking neurons
 - ``pool(kernel)``: sum pooling of spikes (stride = kernel), no neurons
-- ``dense(units)``: fully connected + LIF (flattens a spatial input, C-H-W order)
+- ``dense(units)``: fully connected + spiking neurons (flattens a spatial input, C-H-W order)
 - ``readout``: fully connected + non-spiking leaky integrator, one unit per class
 
-Every spiking layer takes ``beta`` (leak, 0..1), ``threshold`` (> 0) and
-``bias`` (true/false); the readout takes ``beta`` and ``bias``. The LIF rule is
-``u[t] = beta * u[t-1] * (1 - s[t-1]) + W s_in[t] + b`` with
-``s[t] = H(u[t] - threshold)``.
+Every spiking layer takes ``neuron`` (a model of :mod:`sastc.neurons`: ``lif``, the
+default, ``if`` or ``cuba``), ``reset`` (``zero``, the default, or ``subtract``),
+``beta`` (leak, 0..1; 0.9 unless given, fixed to 1 for ``if``), ``alpha`` (the synaptic
+current's decay, ``cuba`` only, 0.5 unless given), ``threshold`` (> 0) and ``bias``
+(True/False); the readout takes ``beta`` and ``bias``. The rule, with ``I = W s_in + b``::
+
+    c[t] = alpha * c[t-1] + I[t]     (cuba; otherwise c[t] = I[t])
+    u_pre[t] = beta * u[t-1] + c[t],  s[t] = u_pre[t] > threshold
+    u[t] = 0 (zero) or u_pre[t] - threshold (subtract) after a spike, else u_pre[t]
 
 >>> spec = parse_arch("conv(8, 3, stride=2) pool(2) dense(32) readout", (2, 32, 32), 10)
 >>> [layer.kind for layer in spec.layers]
@@ -31,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sastc.errors import ConfigError
+from sastc.neurons import NEURONS, neuron_model
 
 Shape = tuple[int, ...]
 
@@ -46,16 +52,23 @@ def _require(condition: bool, where: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class Conv:
-    """2-D convolution followed by LIF neurons."""
+    """2-D convolution followed by spiking neurons (``neuron``, ``reset``, ``beta``, ``alpha``,
+    ``threshold``: see the module docstring)."""
 
     channels: int
     kernel: int
     stride: int = 1
     padding: int | None = None
     bias: bool = True
-    beta: float = DEFAULT_BETA
+    beta: float | None = None
     threshold: float = DEFAULT_THRESHOLD
+    neuron: str = "lif"
+    reset: str = "zero"
+    alpha: float | None = None
     kind: str = field(default="conv", init=False)
+
+    def __post_init__(self) -> None:
+        _resolve_defaults(self)
 
     @property
     def pad(self) -> int:
@@ -67,7 +80,7 @@ class Conv:
         _require(self.stride >= 1, where, f"stride must be >= 1, got {self.stride}")
         _require(0 <= self.pad < self.kernel, where,
                  f"padding must be in [0, kernel - 1] = [0, {self.kernel - 1}], got {self.pad}")
-        _validate_neuron(self.beta, self.threshold, where)
+        _validate_neuron(self, where)
 
     def out_shape(self, in_shape: Shape, where: str) -> Shape:
         _require(len(in_shape) == 3, where, f"conv needs a (C, H, W) input, got shape {in_shape}")
@@ -100,17 +113,23 @@ class Pool:
 
 @dataclass(frozen=True)
 class Dense:
-    """Fully connected layer followed by LIF neurons."""
+    """Fully connected layer followed by spiking neurons (as :class:`Conv`)."""
 
     units: int
     bias: bool = True
-    beta: float = DEFAULT_BETA
+    beta: float | None = None
     threshold: float = DEFAULT_THRESHOLD
+    neuron: str = "lif"
+    reset: str = "zero"
+    alpha: float | None = None
     kind: str = field(default="dense", init=False)
+
+    def __post_init__(self) -> None:
+        _resolve_defaults(self)
 
     def validate(self, where: str) -> None:
         _require(self.units >= 1, where, f"units must be >= 1, got {self.units}")
-        _validate_neuron(self.beta, self.threshold, where)
+        _validate_neuron(self, where)
 
     def out_shape(self, in_shape: Shape, where: str) -> Shape:
         return (self.units,)
@@ -137,10 +156,27 @@ Layer = Conv | Pool | Dense | Readout
 LAYER_KINDS: dict[str, type] = {"conv": Conv, "pool": Pool, "dense": Dense, "readout": Readout}
 
 
-def _validate_neuron(beta: float, threshold: float, where: str) -> None:
-    _require(0.0 <= beta <= 1.0, where, f"beta must be in [0, 1], got {beta}")
-    _require(threshold > 0 and math.isfinite(threshold), where,
-             f"threshold must be a positive number, got {threshold}")
+def _resolve_defaults(layer: Conv | Dense) -> None:
+    """``beta`` and ``alpha`` left out take the neuron model's defaults."""
+    model = NEURONS.get(layer.neuron) if isinstance(layer.neuron, str) else None
+    if layer.beta is None:
+        object.__setattr__(layer, "beta", model.beta_default if model else DEFAULT_BETA)
+    if layer.alpha is None:
+        object.__setattr__(layer, "alpha", model.default_alpha if model else 0.0)
+
+
+def _validate_neuron(layer: Conv | Dense, where: str) -> None:
+    try:
+        model = neuron_model(layer.neuron)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    _require(model.spiking, where, f"neuron {layer.neuron!r} does not spike; a {layer.kind} "
+             f"layer takes one of {', '.join(n for n, m in NEURONS.items() if m.spiking)}")
+    _require(isinstance(layer.threshold, (int, float)) and math.isfinite(layer.threshold)
+             and layer.threshold > 0, where,
+             f"threshold must be a positive number, got {layer.threshold}")
+    for problem in model.problems(layer.beta, layer.alpha, layer.threshold, layer.reset):
+        raise ConfigError(f"{where}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -210,6 +246,9 @@ def _describe_layer(layer: Layer) -> str:
     positional = {"conv": ("channels", "kernel"), "pool": ("kernel",), "dense": ("units",),
                   "readout": ()}[layer.kind]
     defaults = {f.name: f.default for f in dataclasses.fields(layer)}
+    if isinstance(layer, (Conv, Dense)):
+        model = neuron_model(layer.neuron)
+        defaults |= {"beta": model.beta_default, "alpha": model.default_alpha}
     args = [str(getattr(layer, name)) for name in positional]
     for f in dataclasses.fields(layer):
         value = getattr(layer, f.name)
@@ -220,8 +259,10 @@ def _describe_layer(layer: Layer) -> str:
 
 
 _CALL = re.compile(r"\s*([a-z]+)\s*(?:\(([^()]*)\))?\s*,?")
-USAGE = {"conv": "conv(channels, kernel, stride=1, padding=kernel//2, beta=, threshold=, bias=)",
-         "pool": "pool(kernel)", "dense": "dense(units, beta=, threshold=, bias=)",
+_NAMED_VALUE = re.compile(r"\b(neuron|reset)\s*=\s*([A-Za-z_]\w*)")  # neuron=if: a name, not code
+_NEURON_ARGS = "neuron=lif|if|cuba, reset=zero|subtract, beta=, alpha=, threshold=, bias="
+USAGE = {"conv": f"conv(channels, kernel, stride=1, padding=kernel//2, {_NEURON_ARGS})",
+         "pool": "pool(kernel)", "dense": f"dense(units, {_NEURON_ARGS})",
          "readout": "readout or readout(beta=, bias=)"}
 
 
@@ -251,8 +292,9 @@ def _parse_call(kind: str, arg_text: str, index: int, num_classes: int) -> Layer
     if kind not in LAYER_KINDS:
         raise ConfigError(f"architecture spec, layer {index}: unknown layer {kind!r}; "
                           f"expected one of {sorted(LAYER_KINDS)}")
+    quoted = _NAMED_VALUE.sub(r'\1="\2"', arg_text)
     try:
-        call = ast.parse(f"f({arg_text})", mode="eval").body
+        call = ast.parse(f"f({quoted})", mode="eval").body
         args = [ast.literal_eval(a) for a in call.args]
         kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
     except (SyntaxError, ValueError) as exc:

@@ -121,6 +121,18 @@ def test_reset_all_values(primitives: Path, values: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("values", VALUES)
+@pytest.mark.parametrize("mode", ["zero", "subtract"])
+def test_reset_by_subtraction_all_spiking_pairs(primitives: Path, values: np.ndarray,
+                                                mode: str) -> None:
+    """Every (u_pre, theta) pair with ``theta >= 0``, spiking where ``u_pre > theta``."""
+    u, theta = grid(values, values[values >= 0])
+    spike = numerics.fire(u, theta)
+    assert np.array_equal(run_c(primitives, "reset_by", u, spike.astype(np.int64), theta,
+                                int(mode == "subtract")),
+                          numerics.after_spike(u, spike, theta, mode))
+
+
+@pytest.mark.parametrize("values", VALUES)
 @pytest.mark.parametrize(("bias", "beta", "leak_shift", "frac_bits", "bits"), [
     (0, 0, 0, 0, 8), (5, 230, 8, 0, 8), (-9, 256, 8, 3, 10), (1, 15, 4, 2, 6),
     (-300, 200, 8, 7, 12), (77, 1, 1, 12, 24), (0, 3, 2, 1, 4),

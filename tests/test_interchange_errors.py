@@ -88,13 +88,11 @@ def test_branch_is_rejected_naming_the_node(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("node, type_name", [
-    ("cuba", "CubaLIF"), ("delay", "Delay"), ("subgraph", "NIRGraph")])
+    ("threshold", "Threshold"), ("delay", "Delay"), ("subgraph", "NIRGraph")])
 def test_unsupported_node_lists_the_supported_types(node: str, type_name: str,
                                                     tmp_path: Path) -> None:
     unsupported = {
-        "cuba": lambda: nir.CubaLIF(tau_syn=np.full(3, 2e-3), tau_mem=np.full(3, 1e-3),
-                                    r=np.full(3, 10.0), v_leak=np.zeros(3),
-                                    v_threshold=np.ones(3)),
+        "threshold": lambda: nir.Threshold(threshold=np.ones(3)),
         "delay": lambda: nir.Delay(delay=np.ones(3)),
         "subgraph": lambda: nir.NIRGraph.from_list(lif(3)),
     }[node]()

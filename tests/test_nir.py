@@ -17,7 +17,7 @@ from sastc.backends.nir_reading import NirOptions
 from sastc.ir.build import graph_from_spec, random_params
 from sastc.ir.graph import Graph
 from sastc.ir.lower import fuse
-from sastc.ir.nodes import LIF, Affine, AvgPool2d, Input
+from sastc.ir.nodes import IF, Affine, AvgPool2d, Input
 from sastc.ir.quantized import QNet
 from sastc.passes.quantize import quantize_net
 from sastc.sim.float_sim import FloatSimulator
@@ -185,7 +185,8 @@ def test_integrate_and_fire_and_linear_nodes_import(r: float, options: NirOption
              "out": nir.Output(np.array([3]))}
     edges = [("in", "fc"), ("fc", "if"), ("if", "out")]
     graph = import_nir(write_nir(tmp_path / "if.nir", nodes, edges), options)
-    assert isinstance(graph.nodes["if"], LIF) and float(graph.nodes["if"].beta) == 1.0
+    assert isinstance(graph.nodes["if"], IF) and graph.nodes["if"].reset == "zero"
+    assert fuse(graph).layers[0].neuron == "if" and fuse(graph).layers[0].beta == 1.0
     assert isinstance(graph.nodes["fc"], Affine) and not graph.nodes["fc"].bias.any()
     np.testing.assert_array_equal(graph.nodes["fc"].weight, np.eye(3))
     assert isinstance(graph.nodes["in"], Input)

@@ -2,9 +2,10 @@
 
 * sastc -> NIR flavour -> each peer's own importer (Norse, Sinabs, snnTorch, SpikingJelly)
   runs to the spikes of sastc's float hard-spike simulator (exactly), and back into sastc;
-* each peer's own exporter -> sastc: what the integer neuron can express compiles to
-  int8-fixed with the float import reproducing the peer's own run exactly; what it cannot
-  (reset by subtraction, synaptic currents) is refused naming the node;
+* each peer's own exporter -> sastc: what sastc's neuron models express (LIF and IF with
+  either reset, CubaLIF) compiles to int8-fixed with the float import reproducing the
+  peer's own run exactly; what they cannot (snnTorch's subtraction after the leak and its
+  Synaptic reset, a file that does not say its reset or framework) is refused naming the node;
 * SynOps in NeuroBench's convention equal NeuroBench's own ``SynapticOperations``.
 """
 
@@ -30,6 +31,7 @@ from sastc.ir.nodes import LIF
 from sastc.sim.float_sim import FloatSimulator
 from sastc.spec import parse_arch
 from tests.nir_peers import neurobench_synops, run_in_peer
+from tests.peer_models import MODEL_PEER_NETS
 from tests.peer_nets import PEER_NETS
 from tests.peer_refused import REFUSED
 
@@ -96,12 +98,12 @@ def test_sastc_flavor_runs_in_the_peer_to_the_same_spikes(flavor: str, tmp_path:
     assert_same_records(again, ours)
 
 
-@pytest.mark.parametrize("name", list(PEER_NETS))
+@pytest.mark.parametrize("name", list(PEER_NETS) + list(MODEL_PEER_NETS))
 def test_peer_export_compiles_with_the_peers_own_spikes(name: str, tmp_path: Path,
                                                         frames: np.ndarray,
                                                         nmnist_dir: Path) -> None:
     pytest.importorskip(name.split("-")[0])
-    peer = PEER_NETS[name]
+    peer = {**PEER_NETS, **MODEL_PEER_NETS}[name]
     net = peer.build()
     theirs = peer.run(net, frames)
     path = peer.export(net, tmp_path / f"{name}.nir")
@@ -115,7 +117,7 @@ def test_peer_export_compiles_with_the_peers_own_spikes(name: str, tmp_path: Pat
                              progress=False, nir_source=vars(peer.options))
     report = compile_model(path, options, log=lambda _line: None)
     assert {"model.h", "model.npz"} <= set(report["files"])
-    assert report["nir_source"]["reset"] == "zero"
+    assert report["nir_source"]["reset"] == peer.options.reset
 
 
 @pytest.mark.parametrize("name", list(REFUSED))

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sastc import numerics
 from sastc.backends.c_codegen import (
     MODEL_STRUCT_BYTES,
     layer_data_bytes,
@@ -21,12 +20,17 @@ from sastc.backends.c_codegen import (
 )
 from sastc.errors import CompileError
 from sastc.ir.quantized import QLayer, QNet
-from sastc.sim.int_sim import accumulator_bound, max_inputs
+from sastc.ir.ranges import (
+    UINT32_MAX,
+    accumulator_bound,
+    has_current,
+    max_inputs,
+    unsaturated_steps,
+)
+from sastc.neurons import backend_entry, is_spiking
 
 INT32_MAX = (1 << 31) - 1
-UINT32_MAX = (1 << 32) - 1
 INT16_MAX = (1 << 15) - 1
-SATURATION_SEARCH_STEPS = 1 << 16
 RUNTIME_CODE_BYTES = 24 * 1024  # runtime code, Cortex-M4 Thumb-2 -O2 (about 18 KiB at -Os)
 DIM_MAX = (1 << 16) - 1
 BYTE_MAX = 255
@@ -85,8 +89,10 @@ def _check_geometry(layer: QLayer, in_shape: tuple[int, ...], is_last: bool, cla
                      f"the runtime indexes at most {SIZE_MAX} of each with 32-bit integers")
     if g.pool > 1 and len(g.in_shape) != 3:
         _fail(layer, f"pooling needs a (C, H, W) input, got {g.in_shape}")
-    if not is_last and layer.neuron != "lif":
-        _fail(layer, f"only the readout (last layer) may be {layer.neuron!r}; expected 'lif'")
+    backend_entry("c_name", layer.neuron, "c-header", layer.name)
+    if not is_last and not is_spiking(layer.neuron):
+        _fail(layer, f"only the readout (last layer) may be {layer.neuron!r}; expected a "
+                     "spiking neuron model")
     if is_last and (int(np.prod(g.out_shape)) != classes or int(np.prod(g.out_shape[1:])) != 1):
         _fail(layer, f"the readout's output {g.out_shape} must be a vector of {classes} classes")
 
@@ -114,7 +120,7 @@ def max_steps(qnet: QNet) -> int:
     """Steps after a reset for which the int32 logits are exact: an LI readout adds ``u_pre``
     in ``[-2^(b-1), 2^(b-1) - 1]`` per step, so ``2^31 / 2^(b-1)`` steps stay in int32."""
     readout = qnet.layers[-1]
-    if readout.neuron == "lif":
+    if is_spiking(readout.neuron):
         return INT32_MAX
     return (1 << 31) // (1 << (readout.membrane_bits - 1))
 
@@ -130,28 +136,9 @@ def flush_events(layer: QLayer, max_input: int, narrow: bool = True) -> int:
     return INT16_MAX // int(np.abs(layer.weight_q).max())
 
 
-def unsaturated_steps(layer: QLayer, max_input: int) -> int:
-    """Steps after a reset during which ``|u_pre| <= 2^(b-1) - 1`` is proved, so the runtime
-    may skip the (identity) clamp; ``UINT32_MAX`` for ever.
-
-    The bound follows the rule itself: ``M_0 = 0``, ``M_t = round_shift(M_{t-1} * beta_q,
-    leak_shift) + D`` with ``D = max_c (sum_i |W[c,i]| * x_max * 2^frac_bits + |bias_q[c]|)``,
-    because ``|leak(u)| <= round_shift(|u| * beta_q, leak_shift)`` and a reset only shrinks |u|.
-    """
-    weights = np.abs(layer.weight_matrix).sum(axis=1) * int(max_input)
-    drive = int((weights * (1 << layer.frac_bits) + np.abs(layer.bias_q.astype(np.int64))).max())
-    limit = (1 << (layer.membrane_bits - 1)) - 1
-    if layer.beta_q == 1 << layer.leak_shift:  # no leak: M_t = t * D
-        return UINT32_MAX if drive == 0 else min(limit // drive, UINT32_MAX - 1)
-    bound = 0
-    for step in range(SATURATION_SEARCH_STEPS):
-        following = int(numerics.round_shift(np.int64(bound * layer.beta_q), layer.leak_shift)) + drive
-        if following > limit:
-            return step
-        if following == bound:
-            return UINT32_MAX
-        bound = following
-    return SATURATION_SEARCH_STEPS
+def current_layers(qnet: QNet) -> list[bool]:
+    """Per layer, whether it keeps a synaptic current (twice the neuron state)."""
+    return [has_current(layer) for layer in qnet.layers]
 
 
 @dataclass(frozen=True)
@@ -180,7 +167,7 @@ def model_memory(qnet: QNet) -> dict[str, int]:
     facts = prove_layers(qnet)
     neurons = [int(np.prod(layer.geometry.out_shape)) for layer in qnet.layers]
     state = 4 * state_words(neurons, [f.flush_events != UINT32_MAX for f in facts],
-                            len(qnet.classes))
+                            len(qnet.classes), current_layers(qnet))
     model = (sum(layer_data_bytes(layer) for layer in qnet.layers) + MODEL_STRUCT_BYTES
              + strings_bytes(qnet.classes))
     frame = int(np.prod(qnet.input_shape))

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from sastc.ir.quantized import QLayer
+from sastc.neurons import is_spiking
 
 VALUES_PER_LINE = 16
 BLOCK_WORDS = 8  # words per packed block: one 16-byte vector
@@ -216,7 +217,7 @@ def runtime_weights(layer: QLayer) -> np.ndarray:
 
 
 POINTER_BYTES = 4          # the microcontroller targets are 32-bit
-LAYER_STRUCT_BYTES = 56    # sizeof(sastc_layer) with 4-byte pointers
+LAYER_STRUCT_BYTES = 60    # sizeof(sastc_layer) with 4-byte pointers
 MODEL_STRUCT_BYTES = 36    # sizeof(sastc_model)
 SPAN_BYTES = 12            # sizeof(sastc_span)
 
@@ -237,7 +238,7 @@ def layer_data_bytes(layer: QLayer) -> int:
     weights = 2 * packed_words(runtime_weights(layer).size, layer.weight_bits)
     channels = int(layer.geometry.out_shape[0])
     _, in_h, in_w = dims3(layer.geometry.in_shape)
-    thresholds = 4 * channels if layer.neuron == "lif" else 0
+    thresholds = 4 * channels if is_spiking(layer.neuron) else 0
     return (aligned(weights) + 4 * channels + thresholds + SPAN_BYTES * (in_h + in_w)
             + LAYER_STRUCT_BYTES)
 
@@ -255,9 +256,11 @@ def strings_bytes(labels: Sequence[str]) -> int:
 STATE_ALIGN_WORDS = 4  # the runtime aligns its arrays to 16 bytes (4 words)
 
 
-def state_words(neurons: Sequence[int], flushing: Sequence[bool], num_classes: int) -> int:
+def state_words(neurons: Sequence[int], flushing: Sequence[bool], num_classes: int,
+                currents: Sequence[bool] | None = None) -> int:
     """32-bit words of runtime state (mirror of ``sastc_plan_layout`` in sastc_rt.c):
-    membranes per layer (each padded to 4 words), spike bits per layer, logits, one flag bit
+    membranes per layer (each padded to 4 words; twice that for the layers with a synaptic
+    current, ``currents``), spike bits per layer, logits, one flag bit
     per 32 neurons of every layer (blocks touched since the reset), the int32 sums of the
     layers whose int16 partial sums may be flushed (``flushing``) and the int16 partial sums,
     reused by every layer (both from a 4-word boundary), plus 3 words of slack so that the
@@ -272,7 +275,9 @@ def state_words(neurons: Sequence[int], flushing: Sequence[bool], num_classes: i
     wide = max([n for n, flush in zip(neurons, flushing, strict=True) if flush], default=0)
     bits = sum(math.ceil(n / 32) for n in neurons)
     flags = sum(math.ceil(math.ceil(n / 32) / 32) for n in neurons)
-    offset = up(sum(up(n) for n in neurons) + bits + num_classes + flags) + up(wide)
+    states = [2 if current else 1 for current in (currents or [False] * len(neurons))]
+    membranes = sum(count * up(n) for n, count in zip(neurons, states, strict=True))
+    offset = up(membranes + bits + num_classes + flags) + up(wide)
     return offset + math.ceil(max(neurons) / 2) + STATE_ALIGN_WORDS - 1
 
 

@@ -22,6 +22,7 @@ from sastc.backends.c_checks import (
     UINT32_MAX,
     LayerFacts,
     check_qnet,
+    current_layers,
     max_steps,
     prove_layers,
 )
@@ -39,10 +40,12 @@ from sastc.backends.c_codegen import (
 )
 from sastc.errors import CompileError
 from sastc.ir.quantized import QLayer, QNet
+from sastc.neurons import backend_entry, is_spiking
 from sastc.targets import runtime_dir
 
 HEADER_FILE = "model.h"
-ABI_VERSION = 2
+ABI_VERSION = 3
+RESET_NAMES = {"zero": "SASTC_RESET_ZERO", "subtract": "SASTC_RESET_SUBTRACT"}
 RUNTIME_FILES = ("sastc_rt.h", "sastc_internal.h", "sastc_numerics.h", "sastc_rows.h",
                  "sastc_synapse.h", "sastc_arm.h", "sastc_arm_runs.h", "sastc_status.def",
                  "sastc_events.h", "sastc_rt.c", "sastc_check.c", "sastc_synapse.c",
@@ -55,7 +58,7 @@ def _layer_arrays(index: int, layer: QLayer) -> list[str]:
                                               pack_weights(runtime_weights(layer),
                                                            layer.weight_bits))]
     arrays.append(c_array("int32_t", f"{prefix}_bias", layer.bias_q.astype(np.int64)))
-    if layer.neuron == "lif":
+    if is_spiking(layer.neuron):
         arrays.append(c_array("int32_t", f"{prefix}_theta", layer.theta_q.astype(np.int64)))
     g = layer.geometry
     (in_c, in_h, in_w), (out_c, out_h, out_w) = dims3(g.in_shape), dims3(g.out_shape)
@@ -70,18 +73,20 @@ def _layer_arrays(index: int, layer: QLayer) -> list[str]:
 def _layer_entry(index: int, layer: QLayer, facts: LayerFacts) -> str:
     g, prefix = layer.geometry, f"sastc_l{index}"
     (ic, ih, iw), (oc, oh, ow) = dims3(g.in_shape), dims3(g.out_shape)
-    fields = [f".op = SASTC_OP_{g.op.upper()}", f".neuron = SASTC_NEURON_{layer.neuron.upper()}",
+    neuron = backend_entry("c_name", layer.neuron, "c-header", layer.name)
+    fields = [f".op = SASTC_OP_{g.op.upper()}", f".neuron = {neuron}",
               f".weight_bits = {layer.weight_bits}", f".pool = {g.pool}", f".kernel = {g.kernel}",
               f".stride = {g.stride}", f".padding = {g.padding}",
               f".leak_shift = {layer.leak_shift}", f".frac_bits = {layer.frac_bits}",
-              f".membrane_bits = {layer.membrane_bits}",
+              f".membrane_bits = {layer.membrane_bits}", f".reset = {RESET_NAMES[layer.reset]}",
               f".in_c = {ic}", f".in_h = {ih}", f".in_w = {iw}", f".out_c = {oc}",
               f".out_h = {oh}", f".out_w = {ow}", f".beta_q = {layer.beta_q}",
+              f".alpha_q = {layer.alpha_q}",
               f".unsaturated_steps = {facts.unsaturated_steps}u",
               f".flush_events = {facts.flush_events}u",
               f".weights = {prefix}_weights",
               f".bias_q = {prefix}_bias",
-              f".theta_q = {prefix + '_theta' if layer.neuron == 'lif' else 'NULL'}",
+              f".theta_q = {prefix + '_theta' if is_spiking(layer.neuron) else 'NULL'}",
               f".row_spans = {prefix}_rows", f".col_spans = {prefix}_cols"]
     return "    {" + ",\n     ".join(fields) + "}"
 
@@ -91,15 +96,21 @@ def _describe(index: int, layer: QLayer) -> str:
     order = "[C_in][ky][kx slot][C_out]" if g.op == "conv" else "[in (H-W-C)][out]"
     packing = ("4-bit fields" if layer.weight_bits <= 4 else "8-bit fields") + " (see the top)"
     return (f"/* layer {index} {c_comment(layer.name)}: {g.op} {g.in_shape} pool {g.pool} -> "
-            f"{g.out_shape}, k{g.kernel} s{g.stride} p{g.padding}, {layer.neuron.upper()}; "
+            f"{g.out_shape}, k{g.kernel} s{g.stride} p{g.padding}, {_neuron_text(layer)}; "
             f"weights {order}, {packing} */")
+
+
+def _neuron_text(layer: QLayer) -> str:
+    """``LIF``, ``IF reset subtract``, ``CUBA``, ``LI``: the model and a reset other than zero."""
+    reset = f" reset {layer.reset}" if layer.reset != "zero" else ""
+    return layer.neuron.upper() + reset
 
 
 def _macros(qnet: QNet, facts: list[LayerFacts]) -> list[str]:
     c, h, w = dims3(tuple(qnet.input_shape))
     neurons = [int(np.prod(layer.geometry.out_shape)) for layer in qnet.layers]
     words = state_words(neurons, [f.flush_events != UINT32_MAX for f in facts],
-                        len(qnet.classes))
+                        len(qnet.classes), current_layers(qnet))
     return [f"#define SASTC_MODEL_NUM_LAYERS {len(qnet.layers)}u",
             f"#define SASTC_MODEL_NUM_CLASSES {len(qnet.classes)}u",
             f"#define SASTC_MODEL_TIME_BINS {qnet.time_bins}u",

@@ -45,14 +45,25 @@ JSON_KEYS = (META_CLASSES, META_SPEC)
 
 SEMANTICS = {
     "producer": "sastc",
-    "neuron_model": "discrete: u[t] = beta*u[t-1]*(1-s[t-1]) + I[t], s[t] = u[t] > v_threshold, "
-                    "beta = 1 - dt/tau, I = (dt*r/tau) * synaptic input",
-    "reset_mode": "zero",
+    "neuron_model": "discrete: [CubaLIF: c[t] = alpha*c[t-1] + I[t], alpha = 1 - dt/tau_syn, "
+                    "I = (dt*w_in/tau_syn) * synaptic input, then (dt*r/tau_mem) * c drives v]; "
+                    "u_pre[t] = beta*u[t-1] + I[t], s[t] = u_pre[t] > v_threshold, "
+                    "beta = 1 - dt/tau, I = (dt*r/tau) * synaptic input (IF: dt*r); after a "
+                    "spike u[t] = 0 (reset zero) or u_pre[t] - v_threshold (subtract)",
     "threshold_comparison": ">",
-    "reset_timing": "a spike at t sets u to v_reset before the leak of step t+1 "
-                    "(snnTorch Leaky, reset_mechanism='zero')",
+    "reset_timing": "a spike at t resets u before the leak of step t+1 (snnTorch Leaky "
+                    "reset_mechanism='zero'; Sinabs MembraneSubtract for subtract)",
 }
 READOUTS = {"li": "mean_t(LI.v)", "lif": "sum_t(LIF.spikes)"}
+
+
+def readout_text(neuron: str) -> str:
+    """What the logits are for a network whose last layer has model ``neuron``.
+
+    >>> readout_text("li"), readout_text("cuba")
+    ('mean_t(LI.v)', 'sum_t(spikes)')
+    """
+    return READOUTS.get(neuron, "sum_t(spikes)")
 
 
 def tau_from_beta(beta: np.ndarray, dt: float) -> np.ndarray:

@@ -5,7 +5,10 @@ drive ``d`` per step, as the file's flavour runs it
 (:mod:`sastc.backends.nir_flavors`, :mod:`sastc.backends.nir_reading`); the
 importer folds them into the synapse before it: ``I = g * (W x + b) + d``.
 A ``LIF``/``IF`` whose threshold is infinite never fires: it is read as the
-``LI``/``I`` it is (flavours without an ``LI`` node write readouts that way).
+``LI``/``I`` it is (flavours without an ``LI`` node write readouts that way). A
+``CubaLIF``'s two gains (into its current, and from the current into the membrane)
+multiply into one, since both stages are linear. Spiking nodes take the reset the
+reading states for them (:meth:`~sastc.backends.nir_reading.Reading.reset_for`).
 Adding a neuron model is one converter here and one entry in :data:`CONVERTERS`.
 """
 
@@ -18,15 +21,17 @@ from typing import Any
 import numpy as np
 
 from sastc.backends.nir_convention import GAIN_TOLERANCE, leak_drive, snap_to_one
-from sastc.backends.nir_flavors import nudge_threshold
+from sastc.backends.nir_flavors import SPEC, nudge_threshold
 from sastc.backends.nir_reading import Reading
 from sastc.errors import GraphError, InterchangeError
 from sastc.ir.nodes import (
+    IF,
     LI,
     LIF,
     Affine,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Flatten,
     Input,
     Node,
@@ -193,7 +198,8 @@ def _lif(name: str, node: Any, reading: Reading) -> Converted:
     dt = reading.require_dt(name, "LIF")
     tau = _checked_tau(name, node, reading, dt)
     threshold, beta = _threshold(reading, node), _compact(_beta(reading, tau, dt))
-    neuron = LI(beta) if np.all(np.isinf(threshold)) else LIF(beta, _compact(threshold))
+    neuron = LI(beta) if np.all(np.isinf(threshold)) else \
+        LIF(beta, _compact(threshold), reading.reset_for(name, "LIF", beta))
     return Converted(neuron, _lif_gain(reading, tau, node.r, dt), leak_drive(tau, node.v_leak, dt))
 
 
@@ -216,7 +222,8 @@ def _if_gain(name: str, node: Any, reading: Reading) -> np.ndarray:
 def _if(name: str, node: Any, reading: Reading) -> Converted:
     _checked_reset(name, node)
     threshold = _threshold(reading, node)
-    neuron = LI(1.0) if np.all(np.isinf(threshold)) else LIF(1.0, _compact(threshold))
+    neuron = LI(1.0) if np.all(np.isinf(threshold)) else \
+        IF(_compact(threshold), reading.reset_for(name, "IF", np.ones(1)))
     return Converted(neuron, _if_gain(name, node, reading))
 
 
@@ -225,16 +232,46 @@ def _integrator(name: str, node: Any, reading: Reading) -> Converted:
 
 
 def _cuba_lif(name: str, node: Any, reading: Reading) -> Converted:
-    """Refused: sastc's integer neuron has no synaptic current (yet)."""
-    tau_syn = float(np.median(_array(node.tau_syn)))
-    raise InterchangeError(
-        f"node {name!r} is a CubaLIF: a LIF neuron driven by a synaptic current "
-        f"(i[t] = alpha i[t-1] + w_in x[t], v[t] = beta v[t-1] + r i[t], the current decaying "
-        f"with tau_syn = {tau_syn:g}; snnTorch Synaptic, Norse LIFCell and Rockpool LIFTorch "
-        "export this), "
-        "which sastc's integer neuron cannot express yet; it compiles LIF and IF neurons "
-        "(reset to zero) and LI/I readouts; supported node types: "
-        + ", ".join(t for t in CONVERTERS if t != "CubaLIF"))
+    """``CubaLIF``: ``alpha`` and ``beta`` from ``tau_syn`` and ``tau_mem``; the current's and the
+    membrane's input gains folded into the synapse together (the file's synaptic input only
+    reaches the membrane through the current, and both are linear)."""
+    _checked_reset(name, node)
+    where = f"node {name!r} (CubaLIF)"
+    if np.any(_array(node.v_leak) != 0.0):
+        raise InterchangeError(f"{where}: v_leak must be 0 (a constant drive into the membrane, "
+                               "behind the current, which sastc's CubaLIF does not have), got "
+                               f"{float(_array(node.v_leak).max()):g}")
+    threshold = _threshold(reading, node)
+    if np.all(np.isinf(threshold)):
+        raise InterchangeError(f"{where} never fires (v_threshold = inf): a readout behind a "
+                               "synaptic current, which sastc cannot express; its readout is LI")
+    dt = reading.require_dt(name, "CubaLIF")
+    _check_cuba_flavor(where, reading, reading.reset_of(name) or "zero")
+    tau_mem = _checked_tau(name, node, reading, dt, "tau_mem")
+    tau_syn = _checked_tau(name, node, reading, dt, "tau_syn")
+    beta = _compact(_beta(reading, tau_mem, dt))
+    neuron = CubaLIF(beta, _compact(_beta(reading, tau_syn, dt)), _compact(threshold),
+                     reading.reset_for(name, "CubaLIF", beta))
+    gain = reading.flavor.current_input_gain(tau_syn, node.w_in, dt) \
+        * reading.flavor.lif_input_gain(tau_mem, node.r, dt)
+    return Converted(neuron, snap_to_one(gain))
+
+
+def _check_cuba_flavor(where: str, reading: Reading, reset: str) -> None:
+    """Frameworks run CubaLIF nodes differently (where the input enters the current, how they
+    reset): the flavour must be stated and must run this reset as sastc does."""
+    flavor = reading.flavor
+    if flavor.name == SPEC and "flavor" not in reading.origin:
+        raise InterchangeError(f"{where}: frameworks run CubaLIF differently (Norse's current "
+                               "jumps by the input, Rockpool's decays after it, snnTorch's "
+                               "Synaptic resets late); pass --source-flavor naming the "
+                               "framework that wrote the file (spec: the NIR equations, "
+                               "forward Euler)")
+    if reset not in flavor.cuba_resets:
+        why = f" ({flavor.cuba_note})" if flavor.cuba_note else ""
+        raise InterchangeError(f"{where}: {flavor.peer} runs a CubaLIF with reset {reset} "
+                               f"differently from sastc's cuba neuron{why}; sastc reads its "
+                               f"CubaLIF nodes with reset {' or '.join(flavor.cuba_resets) or 'none'}")
 
 
 CONVERTERS: dict[str, Callable[[str, Any, Reading], Converted]] = {
@@ -242,13 +279,13 @@ CONVERTERS: dict[str, Callable[[str, Any, Reading], Converted]] = {
     "AvgPool2d": _pool(AvgPool2d), "Flatten": _flatten, "Affine": _affine, "Linear": _linear,
     "LIF": _lif, "LI": _li, "IF": _if, "I": _integrator, "CubaLIF": _cuba_lif,
 }
-SUPPORTED_TYPES = tuple(t for t in CONVERTERS if t != "CubaLIF")
+SUPPORTED_TYPES = tuple(CONVERTERS)
 
 
 def convert_node(name: str, node: Any, reading: Reading, source: str) -> Converted:
     """The sastc node for NIR node ``name``; unsupported types raise :class:`InterchangeError`."""
     type_name = type(node).__name__
-    if type_name not in CONVERTERS:  # CubaLIF has a converter, to say why it is refused
+    if type_name not in CONVERTERS:
         what = ("a nested subgraph (NIRGraph, e.g. a recurrent snnTorch layer)"
                 if type_name == "NIRGraph" else f"of type {type_name}")
         raise InterchangeError(f"{source}: node {name!r} is {what}, which sastc cannot compile; "

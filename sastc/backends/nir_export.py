@@ -1,11 +1,14 @@
 """The ``nir`` emitter: the lowered network as a NIR graph (``<name>.nir``, nir 1.0.8).
 
-Every fused layer becomes ``[SumPool2d] [Flatten] Conv2d|Affine  LIF|LI`` between
-``Input`` and ``Output``; average pooling was folded into the weights by
-lowering, so it is written as sum pooling. Neuron parameters are arrays of the
-layer's full output shape with ``tau = dt / (1 - beta)``, ``r = tau / dt``,
-``v_leak = 0``, ``v_reset = 0`` (see :mod:`sastc.backends.nir_convention`); the
-graph metadata states the discrete semantics. For an integer profile the
+Every fused layer becomes ``[SumPool2d] [Flatten] Conv2d|Affine  neuron`` between
+``Input`` and ``Output``, the neuron node being its model's (``LIF``, ``IF``,
+``CubaLIF``, ``LI``); average pooling was folded into the weights by lowering, so it
+is written as sum pooling. Neuron parameters are arrays of the layer's full output
+shape with ``tau = dt / (1 - beta)``, ``r = tau / dt``, ``v_leak = 0``,
+``v_reset = 0`` (a ``CubaLIF`` also ``tau_syn = dt / (1 - alpha)``, ``w_in =
+tau_syn / dt``; see :mod:`sastc.backends.nir_convention`); the graph metadata states
+the discrete semantics and, since NIR has no field for it, each spiking node's reset
+(``reset_modes``; ``reset_mode`` when they all agree). For an integer profile the
 parameters are the dequantized values (what the integers mean in real units)
 and ``metadata["quantization"]`` holds the integers and widths themselves.
 
@@ -28,18 +31,22 @@ import numpy as np
 from sastc import __version__
 from sastc.atomic import write_atomic
 from sastc.backends import EmitInput
-from sastc.backends.nir_convention import DEFAULT_DT, READOUTS, SEMANTICS, to_h5
+from sastc.backends.nir_convention import DEFAULT_DT, SEMANTICS, readout_text, to_h5
 from sastc.backends.nir_flavors import SPEC, Flavor, get_flavor
 from sastc.backends.nir_layers import flavored_layers, neuron_node
 from sastc.ir.graph import Graph
 from sastc.ir.layers import FloatLayer, FloatNet
 from sastc.ir.quantized import QNet
+from sastc.neurons import NEURONS, is_spiking
 
 ROLE_OF_NODE = {"SumPool2d": "pool", "AvgPool2d": "pool", "Flatten": "flatten",
-                "Conv2d": "synapse", "Affine": "synapse", "LIF": "neuron", "LI": "neuron"}
-INTEGER_RULE = ("u_pre = saturate(round_shift(u*beta_q, leak_shift) + (acc << frac_bits) + bias_q, "
-                "membrane_bits); spike = u_pre > theta_q; u = 0 after a spike; LI logits = "
-                "sum_t u_pre; real value of channel c = integer * weight_scale[c] / 2**frac_bits")
+                "Conv2d": "synapse", "Affine": "synapse",
+                **{model.nir_node: "neuron" for model in NEURONS.values() if model.nir_node}}
+INTEGER_RULE = ("[cuba: c = saturate(round_shift(c*alpha_q, leak_shift) + D, membrane_bits)]; "
+                "u_pre = saturate(round_shift(u*beta_q, leak_shift) + (c | D), membrane_bits) with "
+                "D = (acc << frac_bits) + bias_q; spike = u_pre > theta_q; after a spike u = 0 "
+                "(reset zero) or u_pre - theta_q (subtract); LI logits = sum_t u_pre; real value "
+                "of channel c = integer * weight_scale[c] / 2**frac_bits")
 
 
 def emit_nir(model: EmitInput, out_dir: Path) -> list[Path]:
@@ -68,15 +75,16 @@ def dequantized_net(qnet: QNet, float_net: FloatNet) -> FloatNet:
     """The real-valued parameters the integers of ``qnet`` stand for.
 
     ``w = w_q * s_c``; ``bias = b_q * s_c / 2**m``; ``threshold = theta_q * s_c / 2**m``;
-    ``beta = beta_q / 2**leak_shift``.
+    ``beta = beta_q / 2**leak_shift``, ``alpha = alpha_q / 2**leak_shift``.
     """
     layers = []
     for q in qnet.layers:
         scale = np.asarray(q.weight_scale, np.float64)
         unit = scale / float(1 << q.frac_bits)
         weight = q.weight_q.astype(np.float64) * scale.reshape((-1,) + (1,) * (q.weight_q.ndim - 1))
+        decay = float(1 << q.leak_shift)
         layers.append(FloatLayer(q.name, q.geometry, q.neuron, weight, q.bias_q * unit,
-                                 q.beta_q / float(1 << q.leak_shift), q.theta_q * unit))
+                                 q.beta_q / decay, q.theta_q * unit, q.reset, q.alpha_q / decay))
     return FloatNet(qnet.input_shape, layers, qnet.time_bins, qnet.classes, float_net.steepness,
                     {**float_net.metadata, "input_clip": qnet.input_clip})
 
@@ -189,7 +197,8 @@ def graph_metadata(model: EmitInput, net: FloatNet, names: list[dict[str, str]],
     integers only in the spec flavour, whose node parameters are their dequantized values)."""
     flavor = flavor or get_flavor(SPEC)
     meta: dict[str, Any] = {**SEMANTICS, **flavor_metadata(flavor), "sastc_version": __version__,
-                            "readout": READOUTS[net.readout], "time_bins": int(net.time_bins),
+                            **reset_metadata(net, names),
+                            "readout": readout_text(net.readout), "time_bins": int(net.time_bins),
                             "classes": json.dumps(list(net.classes)),
                             "input_clip": int(net.metadata.get("input_clip", 1)),
                             "steepness": float(net.steepness),
@@ -199,6 +208,17 @@ def graph_metadata(model: EmitInput, net: FloatNet, names: list[dict[str, str]],
     if model.qnet is not None and flavor.name == SPEC:
         meta["quantization"] = quantization_metadata(model.qnet, model.profile, names)
     return to_h5(meta)
+
+
+def reset_metadata(net: FloatNet, names: list[dict[str, str]]) -> dict[str, Any]:
+    """``reset_modes``: JSON of spiking neuron node -> reset; ``reset_mode``: the one they share,
+    or ``per-node``."""
+    modes = {layer_names["neuron"]: layer.reset
+             for layer, layer_names in zip(net.layers, names, strict=True)
+             if is_spiking(layer.neuron)}
+    shared = set(modes.values())
+    return {"reset_mode": shared.pop() if len(shared) == 1 else "per-node" if shared else "zero",
+            "reset_modes": json.dumps(modes)}
 
 
 def flavor_metadata(flavor: Flavor) -> dict[str, Any]:
@@ -218,9 +238,10 @@ def quantization_metadata(qnet: QNet, profile: dict[str, Any], names: list[dict[
     layers = {}
     for q, layer_names in zip(qnet.layers, names, strict=True):
         layers[layer_names["synapse"]] = {
-            "neuron_node": layer_names["neuron"], "neuron": q.neuron,
+            "neuron_node": layer_names["neuron"], "neuron": q.neuron, "reset": q.reset,
             "weight_bits": q.weight_bits, "membrane_bits": q.membrane_bits,
-            "frac_bits": q.frac_bits, "beta_q": q.beta_q, "leak_shift": q.leak_shift,
+            "frac_bits": q.frac_bits, "beta_q": q.beta_q, "alpha_q": q.alpha_q,
+            "leak_shift": q.leak_shift,
             "weight_scale": np.asarray(q.weight_scale, np.float64),
             "weight_q": np.asarray(q.weight_q, np.int8), "bias_q": np.asarray(q.bias_q, np.int64),
             "theta_q": np.asarray(q.theta_q, np.int64)}

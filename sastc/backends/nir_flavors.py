@@ -14,7 +14,15 @@ norse           ``1 - dt/tau`` (dt = 1e-3)    ``dt / tau`` (no r)   ``v > th``  
 sinabs          ``exp(-1/tau)`` (tau: steps)  1 (r must be 1)       ``v >= th`` SumPool2d
 snntorch        ``1 - dt/tau`` (dt = 1e-4)    ``dt r / tau``        ``v > th``  AvgPool2d
 spikingjelly    ``1 - dt/tau`` (dt = 1e-4)    ``dt r / tau``        ``v >= th`` AvgPool2d
+rockpool        ``exp(-dt/tau)`` (dt = 1e-3)  1 (r ignored)         ``v >= th`` (read only)
 ==============  ============================  ====================  =========  ==========
+
+A ``CubaLIF`` adds a synaptic current ``i <- alpha i + g x`` before the membrane, read
+per flavour: ``g = dt w_in / tau_syn`` (spec, snnTorch), ``w_in`` (Norse: the current
+jumps by the input), ``alpha w_in`` (Rockpool: it decays after the input is added).
+Each flavour lists the neuron models and resets it writes (:attr:`Flavor.models`,
+:attr:`Flavor.resets`) and reads (:attr:`Flavor.subtract`, :attr:`Flavor.cuba_resets`);
+Rockpool's is read only (sastc writes nothing for its importer).
 
 The exporter (:mod:`sastc.backends.nir_export`) writes parameters so that the
 flavour's importer computes sastc's step ``u = beta u + I``; the importer
@@ -34,8 +42,10 @@ import numpy as np
 
 from sastc.backends.nir_convention import NO_LEAK_TAU_STEPS
 from sastc.errors import ConfigError
+from sastc.neurons import NEURONS, RESETS
 
 SPEC = "spec"
+BASIC_MODELS = ("lif", "if", "li")
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,16 @@ class Flavor:
     euler_if: bool  # beta = 1 is written as an IF node (LIF cannot express it)
     channel_params: bool  # neuron parameters per channel ([C, 1, 1]), not per neuron
     after_import: str = ""  # what the user must do after the peer's importer
+    models: tuple[str, ...] = BASIC_MODELS  # neuron models written so that its importer agrees
+    resets: tuple[str, ...] = ("zero",)  # resets written so (the file cannot say which)
+    # how its neurons subtract the threshold, read back: "decayed" (v <- beta (v - thr) + I:
+    # sastc, Sinabs, Rockpool), "after-leak" (v <- beta v + I - thr: snnTorch), "" unknown
+    subtract: str = ""
+    # CubaLIF input gain into the current: "w_in": dt*w_in/tau_syn; "jump": w_in (Norse);
+    # "decay": w_in * alpha, the current decaying after the input is added (Rockpool)
+    syn_gain: str = "w_in"
+    cuba_resets: tuple[str, ...] = ()  # resets with which its CubaLIF runs as sastc's cuba
+    cuba_note: str = ""  # why it does not with the others
 
     def beta(self, tau: np.ndarray, dt: float) -> np.ndarray:
         """The decay per step of a neuron with time constant ``tau``."""
@@ -80,6 +100,15 @@ class Flavor:
         r = 1.0 if self.lif_gain == "tau" else np.asarray(r, np.float64)
         return dt * r / np.asarray(tau, np.float64)
 
+    def current_input_gain(self, tau_syn: np.ndarray, w_in: np.ndarray, dt: float) -> np.ndarray:
+        """The factor this importer multiplies a CubaLIF node's input by, into its current."""
+        w_in = np.asarray(w_in, np.float64)
+        if self.syn_gain == "jump":
+            return w_in
+        if self.syn_gain == "decay":  # i <- alpha (i + w_in x): the input decays once too
+            return w_in * self.beta(tau_syn, dt)
+        return dt * w_in / np.asarray(tau_syn, np.float64)
+
     def if_input_gain(self, r: np.ndarray, dt: float) -> np.ndarray:
         """The factor this importer multiplies an IF/I node's input by each step."""
         r = np.asarray(r, np.float64)
@@ -90,21 +119,32 @@ _SINABS_FIX = ("sinabs.from_nir builds LIF layers with spike_fn=MultiSpike and "
                "reset_fn=MembraneSubtract(); set spike_fn=sinabs.activation.SingleSpike and "
                "reset_fn=sinabs.activation.MembraneReset() on each of them (NIR cannot say so)")
 _NO_LI = "the readout is a LIF with v_threshold = inf (it never fires): read its membrane"
+_NORSE_CUBA = "Norse's LIFCell resets the membrane to v_reset, never by subtraction"
+_SNNTORCH_CUBA = ("snnTorch's Synaptic with reset_mechanism='zero' zeroes the membrane a step "
+                  "late, dropping that step's input: m[t] = (1 - s[t-1]) (beta m[t-1] + c[t])")
 
 FLAVORS: dict[str, Flavor] = {f.name: f for f in (
     Flavor(SPEC, "NIR 1.0.8 specification", None, "euler", "r", "r", ">", "sum", False, True,
-           False, False, False),
+           False, False, False, models=tuple(NEURONS), resets=RESETS, subtract="decayed",
+           cuba_resets=RESETS),
     Flavor("norse", "norse 1.1.0 (norse.torch.from_nir, dt=1e-3)", 1e-3, "euler", "tau", "one",
-           ">", "sum", True, False, False, True, False, _NO_LI + " from the returned state"),
+           ">", "sum", True, False, False, True, False, _NO_LI + " from the returned state",
+           syn_gain="jump", cuba_resets=("zero",), cuba_note=_NORSE_CUBA),
     Flavor("sinabs", "sinabs 2.0.3 (sinabs.from_nir)", 1.0, "exp", "one", "one", ">=", "sum", True,
-           True, False, False, True, _SINABS_FIX),
+           True, False, False, True, _SINABS_FIX, subtract="decayed"),
     Flavor("snntorch", "snntorch 1.0.0 (snntorch.import_nir.import_from_nir)", 1e-4, "euler", "r",
-           "r", ">", "avg", True, False, True, False, False, _NO_LI + " (Leaky.mem)"),
+           "r", ">", "avg", True, False, True, False, False, _NO_LI + " (Leaky.mem)",
+           subtract="after-leak", cuba_resets=("subtract",), cuba_note=_SNNTORCH_CUBA),
     Flavor("spikingjelly", "spikingjelly 2.0.0 (nir_exchange.import_from_nir, dt=1e-4)", 1e-4,
            "euler", "r", "r", ">=", "avg", True, False, True, True, False,
            _NO_LI + " from the returned state"),
+    Flavor("rockpool", "rockpool 3.1.0 (LIFTorch, dt=1e-3)", 1e-3, "exp", "one", "one", ">=",
+           "sum", True, False, False, False, False, models=(), resets=(), subtract="decayed",
+           syn_gain="decay", cuba_resets=("subtract",),
+           cuba_note="Rockpool's LIFTorch subtracts the threshold"),
 )}
 FLAVOR_NAMES = tuple(FLAVORS)
+WRITTEN_FLAVORS = tuple(name for name, flavor in FLAVORS.items() if flavor.models)
 
 
 def get_flavor(name: str | None) -> Flavor:

@@ -9,7 +9,9 @@ node's declared input shape is checked against its predecessor's output.
 Neurons are converted as the file's flavour runs them, with the ``dt`` and reset
 mode settled first (:mod:`sastc.backends.nir_reading`: options, then metadata,
 then what the file implies; a graph with spiking neurons and no stated reset is
-refused, and so is reset by subtraction): ``beta = 1 - dt/tau`` (spec); the
+refused, and so is a subtraction sastc computes differently from the file's
+framework): ``LIF``, ``IF``, ``CubaLIF`` and ``LI`` become the nodes of sastc's
+models of those names, with ``beta = 1 - dt/tau`` (spec); the
 input gain ``dt * r / tau`` and the drive ``dt * v_leak / tau`` are folded into
 the weights and bias of the synapse before the neuron. Metadata a foreign file
 lacks (``time_bins``, ``classes``, ``input_clip``, ``steepness``) is left out of
@@ -32,7 +34,7 @@ from sastc.backends.nir_convert import Converted, convert_node, declared_shape
 from sastc.backends.nir_reading import NirOptions, Reading, check_reset, resolve_reading
 from sastc.errors import GraphError, InterchangeError
 from sastc.ir.graph import Graph
-from sastc.ir.nodes import LI, LIF, Affine, Conv2d, Input, Output, Shape
+from sastc.ir.nodes import Affine, Conv2d, Input, NeuronNode, Output, Shape
 
 READ_ERRORS = (OSError, KeyError, ValueError, TypeError, AssertionError, AttributeError)
 
@@ -160,13 +162,15 @@ def _type(node: Converted) -> str:
 
 def _fits(declared: Shape, actual: Shape, node: Converted) -> bool:
     """Same shape, or a flat declared input of the same size (dense layers flatten); an
-    ``Output`` may declare a leading batch axis of 1 (nirtorch's ``extract_nir_graph``, used by
-    Norse's and Rockpool's exporters, writes one), and a neuron per-channel parameters
+    ``Output`` may declare leading axes of 1 (nirtorch's ``extract_nir_graph``, used by
+    Norse's and Rockpool's exporters, writes a batch axis; Rockpool's also a time axis), and a neuron per-channel parameters
     (``[C, 1, 1]``, sastc's Sinabs flavour) that broadcast to its input."""
     same_size = int(np.prod(declared)) == int(np.prod(actual))
-    batch = isinstance(node.node, Output) and tuple(declared) == (1, *actual)
+    extra = len(declared) - len(actual)  # Rockpool's exporter writes batch and time axes of 1
+    batch = isinstance(node.node, Output) and extra > 0 and \
+        tuple(declared) == (1,) * extra + tuple(actual)
     return (tuple(declared) == tuple(actual) or (len(declared) == 1 and same_size) or batch
-            or (isinstance(node.node, (LIF, LI)) and _broadcasts(declared, actual)))
+            or (isinstance(node.node, NeuronNode) and _broadcasts(declared, actual)))
 
 
 def _broadcasts(declared: Shape, actual: Shape) -> bool:

@@ -14,12 +14,15 @@ holds, gets an equivalent layer (same spikes, up to float rounding):
 * **no LI node** (Norse, snnTorch, SpikingJelly): the readout is a LIF with
   ``v_threshold = inf``: it never fires, so its membrane is the LI's;
 * **no LIF with beta = 1** (Norse, SpikingJelly): an ``IF`` node;
+* **neuron models**: each flavour writes the models and resets it lists (its importer
+  was measured to run them as sastc does); other layers are refused naming the flavour;
 * **``>=`` spike test** (Sinabs, SpikingJelly): the threshold is written one float32
   step up (:func:`~sastc.backends.nir_flavors.nudge_threshold`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +31,7 @@ import numpy as np
 from sastc.backends.nir_flavors import SPEC, Flavor, nudge_threshold
 from sastc.errors import CompileError
 from sastc.ir.layers import FloatLayer
+from sastc.neurons import backend_entry, is_spiking
 
 
 def flavored_layers(layers: list[FloatLayer], flavor: Flavor) -> list[FloatLayer]:
@@ -75,21 +79,86 @@ def _per_neuron(layer: FloatLayer, flavor: Flavor, per_channel: Any) -> np.ndarr
 
 
 def neuron_node(layer: FloatLayer, flavor: Flavor, dt: float) -> Any:
-    """The NIR neuron node of ``layer`` that ``flavor``'s importer runs as sastc does."""
+    """The NIR neuron node of ``layer`` that ``flavor``'s importer runs as sastc does: the node
+    type the layer's model names (``nir_node``), built by :data:`NODE_BUILDERS`."""
+    node_type = backend_entry("nir_node", layer.neuron, "nir", layer.name)
+    _check_flavor(layer, flavor)
+    return NODE_BUILDERS[node_type](layer, flavor, dt)
+
+
+def _check_flavor(layer: FloatLayer, flavor: Flavor) -> None:
+    reset_ok = layer.reset in flavor.resets or not is_spiking(layer.neuron)
+    if layer.neuron in flavor.models and reset_ok:
+        return
+    if not flavor.models:
+        raise CompileError(f"nir: the {flavor.name} flavour only reads {flavor.peer}'s files; "
+                           "sastc writes none for its importer")
+    raise CompileError(f"nir: layer {layer.name!r} ({layer.neuron}, reset {layer.reset}) cannot be "
+                       f"written for {flavor.peer} so that its importer runs it as sastc does; "
+                       f"the {flavor.name} flavour writes neuron models "
+                       f"{', '.join(flavor.models)} with reset {' or '.join(flavor.resets)}; "
+                       "the spec flavour writes every model")
+
+
+def _threshold(layer: FloatLayer, flavor: Flavor) -> np.ndarray:
+    """Per neuron, for the flavour's spike test; infinite (never fires) for a readout."""
+    value = layer.threshold if is_spiking(layer.neuron) else np.inf
+    return nudge_threshold(_per_neuron(layer, flavor, value), flavor.compare, "up")
+
+
+def _leaky_params(layer: FloatLayer, flavor: Flavor, dt: float) -> dict[str, np.ndarray]:
+    tau = _per_neuron(layer, flavor, _checked_tau(layer, flavor, dt))
+    return {"tau": tau, "r": tau / dt if flavor.lif_gain == "r" else np.ones_like(tau),
+            "v_leak": np.zeros_like(tau)}
+
+
+def _if_of(threshold: np.ndarray, flavor: Flavor, dt: float) -> Any:
     import nir
 
-    spiking = layer.neuron == "lif"
-    threshold = layer.threshold if spiking else np.inf
-    threshold = nudge_threshold(_per_neuron(layer, flavor, threshold), flavor.compare, "up")
+    r = np.full(threshold.shape, 1.0 / dt if flavor.if_gain == "r" else 1.0)
+    return nir.IF(r=r, v_threshold=threshold, v_reset=np.zeros_like(r))
+
+
+def _lif(layer: FloatLayer, flavor: Flavor, dt: float) -> Any:
+    """``LIF``; ``IF`` where the flavour cannot write ``beta = 1`` as a LIF."""
+    import nir
+
+    threshold = _threshold(layer, flavor)
     if _as_if(layer, flavor):
-        r = np.full(threshold.shape, 1.0 / dt if flavor.if_gain == "r" else 1.0)
-        return nir.IF(r=r, v_threshold=threshold, v_reset=np.zeros_like(r))
-    tau = _per_neuron(layer, flavor, _checked_tau(layer, flavor, dt))
-    params = {"tau": tau, "r": tau / dt if flavor.lif_gain == "r" else np.ones_like(tau),
-              "v_leak": np.zeros_like(tau)}
-    if not spiking and flavor.has_li:
-        return nir.LI(**params)
-    return nir.LIF(**params, v_threshold=threshold, v_reset=np.zeros_like(tau))
+        return _if_of(threshold, flavor, dt)
+    params = _leaky_params(layer, flavor, dt)
+    return nir.LIF(**params, v_threshold=threshold, v_reset=np.zeros_like(params["tau"]))
+
+
+def _if(layer: FloatLayer, flavor: Flavor, dt: float) -> Any:
+    """``IF`` (gain ``dt * r = 1`` in the spec); a LIF with ``beta = 1`` where the flavour's
+    importer reads that better."""
+    if flavor.name == SPEC or flavor.euler_if:
+        return _if_of(_threshold(layer, flavor), flavor, dt)
+    return _lif(layer, flavor, dt)
+
+
+def _li(layer: FloatLayer, flavor: Flavor, dt: float) -> Any:
+    """``LI``, or a LIF that never fires where the flavour's importer has no ``LI``."""
+    import nir
+
+    return nir.LI(**_leaky_params(layer, flavor, dt)) if flavor.has_li else _lif(layer, flavor, dt)
+
+
+def _cuba(layer: FloatLayer, flavor: Flavor, dt: float) -> Any:
+    """``CubaLIF`` with unit gains: ``tau_syn = dt / (1 - alpha)``, ``w_in = tau_syn / dt``,
+    ``tau_mem = dt / (1 - beta)``, ``r = tau_mem / dt`` (snnTorch's ``Synaptic`` convention)."""
+    import nir
+
+    tau_syn = _per_neuron(layer, flavor, flavor.tau(np.asarray(layer.alpha, np.float64), dt))
+    params = _leaky_params(layer, flavor, dt)
+    return nir.CubaLIF(tau_syn=tau_syn, tau_mem=params["tau"], r=params["r"],
+                       v_leak=params["v_leak"], v_threshold=_threshold(layer, flavor),
+                       v_reset=np.zeros_like(tau_syn), w_in=tau_syn / dt)
+
+
+NODE_BUILDERS: dict[str, Callable[[FloatLayer, Flavor, float], Any]] = {
+    "LIF": _lif, "IF": _if, "CubaLIF": _cuba, "LI": _li}
 
 
 def _checked_tau(layer: FloatLayer, flavor: Flavor, dt: float) -> np.ndarray:

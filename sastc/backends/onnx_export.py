@@ -5,10 +5,15 @@ State layout (every tensor has a leading symbolic ``batch`` axis)::
     inputs   frame          uint8  [B, C, H, W]   event counts of one time bin
              state_<i>      [B, *out_shape_i]     membrane of layer i after the last step's
                                                   reset (zeros at t = 0)
+             current_<i>    [B, *out_shape_i]     synaptic current of a CubaLIF layer i
              logits         [B, classes]          running sum of the readout (zeros at t = 0)
     outputs  state_<i>_next                       the new membrane (LI: u[t])
-             spikes_<i>     bool [B, *out_shape_i] for every LIF layer
+             current_<i>_next                     the new synaptic current (CubaLIF)
+             spikes_<i>     bool [B, *out_shape_i] for every spiking layer
              logits_next    logits + this step's readout (LI membrane or output spikes)
+
+The neuron ops of each layer are its model's ``onnx_float``/``onnx_int`` entry
+(:mod:`sastc.neurons.onnx_steps`); a model without one is refused naming the layer.
 
 The caller feeds ``*_next`` back for the next bin. ``logits_next`` after the last
 bin is ``sum_t readout``; the float simulator's LI logits are that sum divided by
@@ -32,13 +37,15 @@ from sastc.atomic import write_atomic
 from sastc.backends import EmitInput
 from sastc.backends.onnx_graph import StepGraph, channel_view, conv, dense, flat, sum_pool
 from sastc.ir.layers import FloatLayer, FloatNet
+from sastc.neurons import CURRENT, MEMBRANE, OnnxStep, backend_entry, neuron_model
 
 # onnx.TensorProto element types (kept here so importing this module needs no onnx)
 FLOAT, UINT8, BOOL, INT64 = 1, 2, 9, 7
 META_PREFIX = "sastc."
+STATE_INPUTS = {MEMBRANE: "state", CURRENT: "current"}  # state name -> input name prefix
 
-# a layer step: (graph, layer index, input, membrane) -> (next input, new membrane, spikes, readout)
-LayerStep = Callable[[StepGraph, int, str, str], tuple[str, str, str | None, str]]
+# a layer step: (graph, layer index, input, state inputs by state name) -> the neuron's step
+LayerStep = Callable[[StepGraph, int, str, dict[str, str]], OnnxStep]
 
 
 def emit_onnx(model: EmitInput, out_dir: Path) -> list[Path]:
@@ -59,13 +66,21 @@ def emit_onnx(model: EmitInput, out_dir: Path) -> list[Path]:
 def step_metadata(kind: str, layers: list[Any], time_bins: int, classes: tuple[str, ...],
                   input_clip: int) -> dict[str, str]:
     """``metadata_props`` the runner reads: layer names, neurons and shapes, run parameters."""
-    described = [{"name": ly.name, "neuron": ly.neuron, "out_shape": list(ly.geometry.out_shape)}
-                 for ly in layers]
+    described = [{"name": ly.name, "neuron": ly.neuron, "out_shape": list(ly.geometry.out_shape),
+                  "spiking": neuron_model(ly.neuron).spiking,
+                  "states": list(state_inputs(index, ly).values())}
+                 for index, ly in enumerate(layers)]
     values = {"format": "sastc-step", "kind": kind, "version": __version__,
               "layers": json.dumps(described), "time_bins": str(time_bins),
               "classes": json.dumps(list(classes)), "input_clip": str(input_clip),
               "readout": layers[-1].neuron}
     return {META_PREFIX + key: value for key, value in values.items()}
+
+
+def state_inputs(index: int, layer: Any) -> dict[str, str]:
+    """The state inputs of layer ``index``, by state name: ``state_<i>`` (membrane), and
+    ``current_<i>`` for a model with a synaptic current."""
+    return {state: f"{STATE_INPUTS[state]}_{index}" for state in neuron_model(layer.neuron).states}
 
 
 def assemble(layers: list[Any], input_shape: tuple[int, ...], input_clip: int, state_type: int,
@@ -77,9 +92,11 @@ def assemble(layers: list[Any], input_shape: tuple[int, ...], input_clip: int, s
     readout = x
     for index, layer in enumerate(layers):
         shape = tuple(layer.geometry.out_shape)
-        u = g.add_input(f"state_{index}", state_type, shape)
-        x, u_next, spikes, readout = layer_step(g, index, x, u)
-        g.add_output(f"state_{index}_next", u_next, state_type, shape)
+        names = state_inputs(index, layer)
+        states = {state: g.add_input(name, state_type, shape) for state, name in names.items()}
+        x, new_states, spikes, readout = layer_step(g, index, x, states)
+        for state, name in names.items():
+            g.add_output(f"{name}_next", new_states[state], state_type, shape)
         if spikes is not None:
             g.add_output(f"spikes_{index}", spikes, BOOL, shape)
     out_shape = tuple(layers[-1].geometry.out_shape)
@@ -91,8 +108,8 @@ def assemble(layers: list[Any], input_shape: tuple[int, ...], input_clip: int, s
 
 def float_step_model(net: FloatNet, name: str = "model") -> Any:
     """One step of the float hard-spike model of ``net`` (float32, as ``FloatSimulator``)."""
-    def layer_step(g: StepGraph, index: int, x: str, u: str) -> tuple[str, str, str | None, str]:
-        return float_layer(g, net.layers[index], x, u)
+    def layer_step(g: StepGraph, index: int, x: str, states: dict[str, str]) -> OnnxStep:
+        return float_layer(g, net.layers[index], x, states)
 
     clip = int(net.metadata.get("input_clip", 1))
     g = assemble(net.layers, net.input_shape, clip, FLOAT, layer_step)
@@ -111,16 +128,8 @@ def float_current(g: StepGraph, layer: FloatLayer, x: str) -> str:
     return g.op("Add", [synapse, g.const(channel_view(layer.bias, geometry), "bias")], "current")
 
 
-def float_layer(g: StepGraph, layer: FloatLayer, x: str, u: str
-                ) -> tuple[str, str, str | None, str]:
-    """``u_pre = beta * u + I``; LIF: ``s = u_pre > theta``, ``u = s ? 0 : u_pre``."""
-    current = float_current(g, layer, x)
-    leaked = g.op("Mul", [g.const(layer.beta, "beta"), u], "leaked")
-    u_pre = g.op("Add", [leaked, current], "u_pre")
-    if layer.neuron == "li":
-        return u_pre, u_pre, None, u_pre
-    theta = g.const(channel_view(layer.threshold, layer.geometry), "theta")
-    spikes = g.op("Greater", [u_pre, theta], "spikes")
-    u_next = g.op("Where", [spikes, g.const(0.0, "zero"), u_pre], "u_reset")
-    spikes_f = g.op("Cast", [spikes], "spikes_f", to=FLOAT)
-    return spikes_f, u_next, spikes, spikes_f
+def float_layer(g: StepGraph, layer: FloatLayer, x: str, states: dict[str, str]) -> OnnxStep:
+    """The synaptic current ``I = W x + b``, then the model's float step (e.g. LIF:
+    ``u_pre = beta * u + I``, ``s = u_pre > theta``, ``u = s ? 0 : u_pre``)."""
+    step = backend_entry("onnx_float", layer.neuron, "onnx", layer.name)
+    return step(g, layer, float_current(g, layer, x), states)

@@ -3,11 +3,12 @@
 Synapses run in float32 on small integers where the range analysis proves every
 partial sum below ``2^24`` (``accumulator_bound``); a convolution whose bound is
 larger is split into groups of input channels that each stay below it, and a
-dense layer then runs as an int64 ``MatMul``. The neuron rule runs on int64::
+dense layer then runs as an int64 ``MatMul``. The neuron rule of the layer's model
+runs on int64 (:mod:`sastc.neurons.onnx_steps`), e.g. for LIF::
 
     leaked = floor((u * beta_q + 2^(n-1)) / 2^n)       n = leak_shift
     u_pre  = clip(leaked + acc * 2^m + bias_q, -2^(b-1), 2^(b-1) - 1)
-    spike  = u_pre > theta_q;  u = spike ? 0 : u_pre
+    spike  = u_pre > theta_q;  u = spike ? 0 : u_pre   (or u_pre - theta_q: subtract)
 
 ONNX ``Div`` truncates toward zero and ``BitShift`` is unsigned only, so the
 floor division is ``(a - Mod(a, d)) / d`` with ``Mod``'s floor (``fmod=0``)
@@ -20,20 +21,21 @@ from typing import Any
 
 import numpy as np
 
-from sastc import numerics
-from sastc.backends.onnx_export import FLOAT, INT64, assemble, step_metadata
-from sastc.backends.onnx_graph import StepGraph, channel_view, conv, dense, flat, sum_pool
+from sastc.backends.onnx_export import INT64, assemble, step_metadata
+from sastc.backends.onnx_graph import StepGraph, conv, dense, flat, sum_pool
 from sastc.errors import CompileError
 from sastc.ir.quantized import QLayer, QNet
-from sastc.sim.int_sim import FLOAT32_EXACT, accumulator_bound, max_inputs
+from sastc.ir.ranges import FLOAT32_EXACT, accumulator_bound, max_inputs
+from sastc.neurons import OnnxStep, backend_entry
+from sastc.neurons.onnx_steps import floor_div, round_shift  # noqa: F401  (re-exported)
 
 
 def integer_step_model(qnet: QNet, name: str = "model") -> Any:
     """One step of the compiled integer model ``qnet``."""
     bounds = max_inputs(qnet.input_clip, [layer.geometry.pool for layer in qnet.layers])
 
-    def layer_step(g: StepGraph, index: int, x: str, u: str) -> tuple[str, str, str | None, str]:
-        return integer_layer(g, qnet.layers[index], x, u, bounds[index])
+    def layer_step(g: StepGraph, index: int, x: str, states: dict[str, str]) -> OnnxStep:
+        return integer_layer(g, qnet.layers[index], x, states, bounds[index])
 
     g = assemble(qnet.layers, qnet.input_shape, qnet.input_clip, INT64, layer_step)
     meta = step_metadata("integer", qnet.layers, qnet.time_bins, qnet.classes, qnet.input_clip)
@@ -93,38 +95,9 @@ def accumulator(g: StepGraph, layer: QLayer, x: str, max_input: int) -> str:
     return _dense_accumulator(g, layer, pooled, max_input)
 
 
-def floor_div(g: StepGraph, a: str, divisor: int) -> str:
-    """``floor(a / divisor)`` on int64 for ``divisor > 0`` (an arithmetic right shift)."""
-    d = g.const(divisor, "divisor", np.int64)
-    remainder = g.op("Mod", [a, d], "remainder", fmod=0)
-    return g.op("Div", [g.op("Sub", [a, remainder], "exact"), d], "floor")
-
-
-def round_shift(g: StepGraph, a: str, shift: int) -> str:
-    """``numerics.round_shift``: ``floor((a + 2^(shift-1)) / 2^shift)``."""
-    if shift == 0:
-        return a
-    half = g.const(1 << (shift - 1), "half", np.int64)
-    return floor_div(g, g.op("Add", [a, half], "rounded"), 1 << shift)
-
-
-def integer_layer(g: StepGraph, layer: QLayer, x: str, u: str, max_input: int
-                  ) -> tuple[str, str, str | None, str]:
-    """One step of ``numerics.integrate`` (+ ``fire``/``reset`` for LIF) on int64."""
-    geometry = layer.geometry
-    acc = accumulator(g, layer, x, max_input)
-    scaled = g.op("Mul", [acc, g.const(1 << layer.frac_bits, "frac", np.int64)], "acc_shifted")
-    drive = g.op("Add", [scaled, g.const(channel_view(layer.bias_q, geometry), "bias_q",
-                                         np.int64)], "drive")
-    leaked = round_shift(g, g.op("Mul", [u, g.const(layer.beta_q, "beta_q", np.int64)], "u_beta"),
-                         layer.leak_shift)
-    low, high = numerics.int_range(layer.membrane_bits)
-    u_pre = g.op("Clip", [g.op("Add", [leaked, drive], "u_sum"), g.const(low, "low", np.int64),
-                          g.const(high, "high", np.int64)], "u_pre")
-    if layer.neuron == "li":
-        return g.op("Cast", [u_pre], "u_pre_f", to=FLOAT), u_pre, None, u_pre
-    theta = g.const(channel_view(layer.theta_q, geometry), "theta_q", np.int64)
-    spikes = g.op("Greater", [u_pre, theta], "spikes")
-    u_next = g.op("Where", [spikes, g.const(0, "zero", np.int64), u_pre], "u_reset")
-    return (g.op("Cast", [spikes], "spikes_f", to=FLOAT), u_next, spikes,
-            g.op("Cast", [spikes], "spikes_i", to=INT64))
+def integer_layer(g: StepGraph, layer: QLayer, x: str, states: dict[str, str], max_input: int
+                  ) -> OnnxStep:
+    """The exact synaptic sum, then the model's integer step (``numerics.integrate`` and, for a
+    spiking model, ``fire`` and the reset) on int64."""
+    step = backend_entry("onnx_int", layer.neuron, "onnx", layer.name)
+    return step(g, layer, accumulator(g, layer, x, max_input), states)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sastc.backends.nir_flavors import FLAVOR_NAMES
+from sastc.backends.nir_flavors import FLAVOR_NAMES, WRITTEN_FLAVORS
 from sastc.cli.options import collect_data_options, data_options, threads_option
 from sastc.threads import configure as configure_threads
 
@@ -18,7 +18,7 @@ NIR_SOURCE_OPTIONS = {"flavor": "source_flavor", "reset": "reset", "dt": "dt"}
 def nir_options(function: Callable) -> Callable:
     """``--nir-flavor`` (NIR written) and ``--source-flavor --reset --dt`` (a .nir SOURCE)."""
     decorators = [
-        click.option("--nir-flavor", type=click.Choice(FLAVOR_NAMES), default="spec",
+        click.option("--nir-flavor", type=click.Choice(WRITTEN_FLAVORS), default="spec",
                      show_default=True,
                      help="NIR files written (--target nir, --emit nir): the spec, or for that "
                           "framework's own importer (docs/interchange.md)."),

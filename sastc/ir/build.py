@@ -2,12 +2,15 @@
 
 Parameter names follow the torch model's ``state_dict``: ``layers.<i>.weight``
 and ``layers.<i>.bias`` for layer ``i`` of the spec. Node names are
-``conv<i>``/``lif<i>``, ``pool<i>``, ``flatten<i>``/``fc<i>``/``lif<i>`` and
-``readout``/``li`` between ``input`` and ``output``.
+``conv<i>``/``<neuron><i>``, ``pool<i>``, ``flatten<i>``/``fc<i>``/``<neuron><i>`` and
+``readout``/``li`` between ``input`` and ``output``, ``<neuron>`` being the layer's
+model (``lif0``, ``if0``, ``cuba0``); its node is the model's (``LIF``, ``IF``,
+``CubaLIF``) with the parameters of the spec layer that the node takes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +19,17 @@ import numpy as np
 
 from sastc.errors import CheckpointError
 from sastc.ir.graph import Graph
-from sastc.ir.nodes import LI, LIF, Affine, Conv2d, Flatten, Input, Node, Output, SumPool2d
+from sastc.ir.nodes import (
+    LI,
+    NEURON_NODES,
+    Affine,
+    Conv2d,
+    Flatten,
+    Input,
+    Node,
+    Output,
+    SumPool2d,
+)
 from sastc.spec import ArchSpec, Conv, Dense, Pool, Readout
 
 
@@ -44,7 +57,7 @@ def _layer_nodes(index: int, layer: Any, in_shape: tuple[int, ...],
                         (layer.channels, in_shape[0], layer.kernel, layer.kernel))
         conv = Conv2d(weight, _bias(params, f"{prefix}.bias", layer.channels), layer.stride,
                       layer.pad)
-        return [(f"conv{index}", conv), (f"lif{index}", LIF(layer.beta, layer.threshold))]
+        return [(f"conv{index}", conv), _neuron(index, layer)]
     nodes: list[tuple[str, Node]] = []
     if len(in_shape) > 1:
         nodes.append((f"flatten{index}", Flatten()))
@@ -52,9 +65,16 @@ def _layer_nodes(index: int, layer: Any, in_shape: tuple[int, ...],
     weight = _param(params, f"{prefix}.weight", (layer.units, fan_in))
     affine = Affine(weight, _bias(params, f"{prefix}.bias", layer.units))
     if isinstance(layer, Dense):
-        return [*nodes, (f"fc{index}", affine), (f"lif{index}", LIF(layer.beta, layer.threshold))]
+        return [*nodes, (f"fc{index}", affine), _neuron(index, layer)]
     assert isinstance(layer, Readout)
     return [*nodes, ("readout", affine), ("li", LI(layer.beta))]
+
+
+def _neuron(index: int, layer: Conv | Dense) -> tuple[str, Node]:
+    """The named neuron node of a spiking spec layer."""
+    node_type = NEURON_NODES[layer.neuron]
+    params = {f.name: getattr(layer, f.name) for f in dataclasses.fields(node_type)}
+    return f"{layer.neuron}{index}", node_type(**params)
 
 
 def graph_from_spec(spec: ArchSpec, params: Mapping[str, np.ndarray],

@@ -1,7 +1,8 @@
 """Fused layers: the unit the simulators, the quantizer and the emitters work on.
 
-A fused layer is ``[sum-pool] -> [flatten] -> conv | dense -> LIF | LI``: the
-synapse of one layer together with the pooling of its input. Lowering a graph
+A fused layer is ``[sum-pool] -> [flatten] -> conv | dense -> neuron``: the
+synapse of one layer together with the pooling of its input, and one neuron model of
+:mod:`sastc.neurons` (``lif``, ``if``, ``cuba`` or the ``li`` readout). Lowering a graph
 (:func:`sastc.ir.lower.fuse`) gives a :class:`FloatNet`; quantizing that gives
 a :class:`sastc.ir.quantized.QNet` with the same geometry.
 """
@@ -14,7 +15,6 @@ from typing import Any
 import numpy as np
 
 Shape = tuple[int, ...]
-NEURONS = ("lif", "li")
 OPS = ("conv", "dense")
 
 
@@ -62,7 +62,11 @@ class Geometry:
 
 @dataclass
 class FloatLayer:
-    """One fused layer with float parameters; ``threshold`` is per output channel."""
+    """One fused layer with float parameters; ``threshold`` is per output channel.
+
+    ``neuron`` names the model (:mod:`sastc.neurons`); ``reset`` (``zero`` or ``subtract``)
+    and ``alpha`` (the synaptic current's decay, ``cuba`` only) complete its parameters.
+    """
 
     name: str
     geometry: Geometry
@@ -71,6 +75,8 @@ class FloatLayer:
     bias: np.ndarray
     beta: float
     threshold: np.ndarray = field(default_factory=lambda: np.ones(1))
+    reset: str = "zero"
+    alpha: float = 0.0
 
     @property
     def weight_matrix(self) -> np.ndarray:
@@ -91,5 +97,6 @@ class FloatNet:
 
     @property
     def readout(self) -> str:
-        """``"li"``: logits are the summed readout membrane; ``"lif"``: summed output spikes."""
+        """The last layer's model: ``"li"``: logits are its (summed) membrane; a spiking model:
+        its summed output spikes."""
         return self.layers[-1].neuron

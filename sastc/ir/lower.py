@@ -1,4 +1,4 @@
-"""Lower a graph chain to fused layers (``[pool] [flatten] conv|affine  LIF|LI``).
+"""Lower a graph chain to fused layers (``[pool] [flatten] conv|affine  neuron``).
 
 Average pooling is folded into the weights of the next synapse
 (``avgpool_k(x) = sumpool_k(x) / k^2``), so every compiled layer sees integer
@@ -16,20 +16,23 @@ from sastc.errors import GraphError
 from sastc.ir.graph import Graph
 from sastc.ir.layers import FloatLayer, FloatNet, Geometry, Shape
 from sastc.ir.nodes import (
-    LI,
-    LIF,
+    NODE_TYPES,
     Affine,
     AvgPool2d,
     Conv2d,
     Flatten,
     Input,
+    NeuronNode,
     Node,
     Output,
     SumPool2d,
 )
 
-SUPPORTED_PATTERN = ("[SumPool2d|AvgPool2d] [Flatten] (Conv2d|Affine|Linear) (LIF|LI), "
+NEURON_TYPES = "|".join(name for name, cls in NODE_TYPES.items() if issubclass(cls, NeuronNode))
+SUPPORTED_PATTERN = (f"[SumPool2d|AvgPool2d] [Flatten] (Conv2d|Affine|Linear) ({NEURON_TYPES}), "
                      "repeated, between Input and Output")
+READOUT_PARAMS = {"neuron": "li", "beta": np.asarray(0.0), "threshold": None, "reset": "zero",
+                  "alpha": np.asarray(0.0)}
 
 
 @dataclass
@@ -54,7 +57,7 @@ def fuse(graph: Graph) -> FloatNet:
     for name, node in chain[1:]:
         pending = _absorb(name, node, pending, shapes, layers)
     if pending.synapse is not None:
-        layers.append(_close(pending, "li", np.asarray(0.0), None))
+        layers.append(_close(pending, READOUT_PARAMS))
     if not layers:
         raise GraphError(f"the graph has no synapse+neuron layer; supported: {SUPPORTED_PATTERN}")
     meta = graph.metadata
@@ -74,12 +77,11 @@ def _absorb(name: str, node: Node, pending: _Pending, shapes: dict[str, Shape],
         _require_no_synapse(name, node, pending)
         pending.synapse = (name, node)
         pending.synapse_out = shapes[name]
-    elif isinstance(node, (LIF, LI)):
+    elif isinstance(node, NeuronNode):
         if pending.synapse is None:
             raise GraphError(f"node {name!r} ({node.type_name}) has no Conv2d/Affine before it; "
                              f"supported: {SUPPORTED_PATTERN}")
-        kind = "lif" if isinstance(node, LIF) else "li"
-        layers.append(_close(pending, kind, node.beta, getattr(node, "threshold", None), name))
+        layers.append(_close(pending, node.layer_params(), name))
         return _Pending(shapes[name])
     elif isinstance(node, Output):
         return pending
@@ -107,20 +109,23 @@ def _set_pool(name: str, node: SumPool2d | AvgPool2d, pending: _Pending) -> None
     pending.pool_scale = 1.0 / (kh * kw) if isinstance(node, AvgPool2d) else 1.0
 
 
-def _close(pending: _Pending, neuron: str, beta: np.ndarray, threshold: np.ndarray | None,
-           neuron_name: str | None = None) -> FloatLayer:
+def _close(pending: _Pending, params: dict, neuron_name: str | None = None) -> FloatLayer:
+    """The fused layer of the pending synapse and a neuron with ``params``
+    (:meth:`NeuronNode.layer_params`)."""
     syn_name, syn = pending.synapse  # type: ignore[misc]
     layer_name = neuron_name or syn_name
     out_shape = pending.synapse_out
     geometry = _geometry(syn_name, syn, pending, out_shape)
     weight = (syn.weight * pending.pool_scale).astype(np.float32)
-    channels = out_shape[0]
-    beta_value = _uniform(beta, f"{layer_name}: beta", "per-neuron leak is not supported; "
-                          "every neuron of a layer must share one beta")
-    theta = (np.ones(channels) if threshold is None
+    threshold = params["threshold"]
+    decays = {key: _uniform(params[key], f"{layer_name}: {key}", f"per-neuron {what} is not "
+                            f"supported; every neuron of a layer must share one {key}")
+              for key, what in (("beta", "leak"), ("alpha", "current decay"))}
+    theta = (np.ones(out_shape[0]) if threshold is None
              else _per_channel(threshold, out_shape, f"{layer_name}: threshold"))
-    return FloatLayer(syn_name, geometry, neuron, weight, syn.bias.astype(np.float32).copy(),
-                      beta_value, theta)
+    return FloatLayer(syn_name, geometry, params["neuron"], weight,
+                      syn.bias.astype(np.float32).copy(), decays["beta"], theta, params["reset"],
+                      decays["alpha"])
 
 
 def _geometry(name: str, syn: Node, pending: _Pending, out_shape: Shape) -> Geometry:

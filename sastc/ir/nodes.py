@@ -1,9 +1,13 @@
 """Graph IR nodes: small dataclasses holding float parameters only (numpy).
 
 Names and meanings follow NIR where they coincide. The neuron nodes are
-discrete-time (one step per time bin), unlike NIR's continuous-time ones:
+discrete-time (one step per time bin), unlike NIR's continuous-time ones; each stands
+for one model of :mod:`sastc.neurons` (its ``neuron`` attribute):
 
-- ``LIF``: ``u[t] = beta * u[t-1] * (1 - s[t-1]) + I[t]``, ``s[t] = u[t] > threshold``
+- ``LIF``: ``u_pre[t] = beta * u[t-1] + I[t]``, ``s[t] = u_pre[t] > threshold``, then
+  ``u[t] = 0`` (``reset="zero"``) or ``u_pre[t] - threshold`` (``"subtract"``) after a spike
+- ``IF``: the same with ``beta = 1``
+- ``CubaLIF``: ``c[t] = alpha * c[t-1] + I[t]`` drives the membrane in place of ``I[t]``
 - ``LI``:  ``u[t] = beta * u[t-1] + I[t]`` (non-spiking readout)
 
 Each node validates itself in ``__post_init__`` and raises :class:`GraphError`
@@ -19,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sastc.errors import GraphError
+from sastc.neurons import RESETS
 
 Shape = tuple[int, ...]
 
@@ -191,33 +196,93 @@ def _neuron_param(value: Any, name: str, node: str, low: float, high: float,
     return array
 
 
+def _reset(value: Any, node: str) -> str:
+    reset = value.decode() if isinstance(value, bytes) else str(value)
+    if reset not in RESETS:
+        raise GraphError(f"{node}: reset must be one of {', '.join(RESETS)}, got {value!r}")
+    return reset
+
+
 @dataclass(eq=False)
-class LIF(Node):
-    """Discrete LIF with reset to zero; ``beta`` and ``threshold`` scalar or per neuron/channel."""
+class NeuronNode(Node):
+    """Base class of the neuron nodes: ``neuron`` names the model in :mod:`sastc.neurons`."""
+
+    neuron: ClassVar[str] = ""
+
+    def layer_params(self) -> dict[str, Any]:
+        """The fused layer's neuron fields: model, ``beta``, ``threshold``, ``reset``, ``alpha``
+        (None where the node has no such parameter)."""
+        return {"neuron": self.neuron, "beta": getattr(self, "beta", np.asarray(1.0)),
+                "threshold": getattr(self, "threshold", None),
+                "reset": getattr(self, "reset", "zero"),
+                "alpha": getattr(self, "alpha", np.asarray(0.0))}
+
+
+@dataclass(eq=False)
+class LIF(NeuronNode):
+    """Discrete LIF; ``beta`` and ``threshold`` scalar or per neuron/channel."""
 
     beta: np.ndarray
     threshold: np.ndarray
+    reset: str = "zero"
     type_name: ClassVar[str] = "LIF"
+    neuron: ClassVar[str] = "lif"
 
     def __post_init__(self) -> None:
         self.beta = _neuron_param(self.beta, "beta", "LIF", 0.0, 1.0)
         self.threshold = _neuron_param(self.threshold, "threshold", "LIF", 0.0, np.inf, True)
+        self.reset = _reset(self.reset, "LIF")
 
 
 @dataclass(eq=False)
-class LI(Node):
+class IF(NeuronNode):
+    """Discrete integrate-and-fire (no leak); ``threshold`` scalar or per neuron/channel."""
+
+    threshold: np.ndarray
+    reset: str = "zero"
+    type_name: ClassVar[str] = "IF"
+    neuron: ClassVar[str] = "if"
+
+    def __post_init__(self) -> None:
+        self.threshold = _neuron_param(self.threshold, "threshold", "IF", 0.0, np.inf, True)
+        self.reset = _reset(self.reset, "IF")
+
+
+@dataclass(eq=False)
+class CubaLIF(NeuronNode):
+    """Discrete current-based LIF: a synaptic current with decay ``alpha`` drives the LIF."""
+
+    beta: np.ndarray
+    alpha: np.ndarray
+    threshold: np.ndarray
+    reset: str = "zero"
+    type_name: ClassVar[str] = "CubaLIF"
+    neuron: ClassVar[str] = "cuba"
+
+    def __post_init__(self) -> None:
+        self.beta = _neuron_param(self.beta, "beta", "CubaLIF", 0.0, 1.0)
+        self.alpha = _neuron_param(self.alpha, "alpha", "CubaLIF", 0.0, 1.0)
+        self.threshold = _neuron_param(self.threshold, "threshold", "CubaLIF", 0.0, np.inf, True)
+        self.reset = _reset(self.reset, "CubaLIF")
+
+
+@dataclass(eq=False)
+class LI(NeuronNode):
     """Discrete non-spiking leaky integrator (readout)."""
 
     beta: np.ndarray
     type_name: ClassVar[str] = "LI"
+    neuron: ClassVar[str] = "li"
 
     def __post_init__(self) -> None:
         self.beta = _neuron_param(self.beta, "beta", "LI", 0.0, 1.0)
 
 
+NEURON_NODES: dict[str, type[NeuronNode]] = {cls.neuron: cls for cls in (LIF, IF, CubaLIF, LI)}
 NODE_TYPES: dict[str, type[Node]] = {
     cls.type_name: cls
-    for cls in (Input, Output, Conv2d, SumPool2d, AvgPool2d, Flatten, Affine, LIF, LI)
+    for cls in (Input, Output, Conv2d, SumPool2d, AvgPool2d, Flatten, Affine, LIF, IF, CubaLIF,
+                LI)
 }
 
 

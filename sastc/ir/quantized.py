@@ -4,9 +4,12 @@ Real-valued meaning of the integers of output channel ``c`` of a layer:
 
 - weight ``w = weight_q * weight_scale[c]``
 - membrane, bias and threshold ``v = v_q * weight_scale[c] / 2**frac_bits``
-- leak ``beta = beta_q / 2**leak_shift``
+- leak ``beta = beta_q / 2**leak_shift``; synaptic current decay ``alpha = alpha_q /
+  2**leak_shift`` (``cuba`` layers)
 
-so one step is exactly ``sastc.numerics.lif_step`` (or ``li_step``).
+so one step is exactly the integer rule of the layer's neuron model (``sastc.numerics``,
+``sastc.neurons``). Files written before layers named a reset or a current decay read as
+reset to zero without a current.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from sastc.errors import CheckpointError
+from sastc.errors import CheckpointError, ConfigError
 from sastc.ir.layers import Geometry, Shape
 from sastc.ir.npzfile import load_npz, save_npz
+from sastc.neurons import neuron_model
 
 QNET_FORMAT = "sastc-qnet"
 QNET_VERSION = 1
@@ -45,6 +49,8 @@ class QLayer:
     frac_bits: int
     membrane_bits: int
     weight_bits: int
+    reset: str = "zero"
+    alpha_q: int = 0
 
     @property
     def weight_matrix(self) -> np.ndarray:
@@ -54,7 +60,8 @@ class QLayer:
     def to_header(self) -> dict[str, Any]:
         return {"name": self.name, "geometry": self.geometry.to_dict(), "neuron": self.neuron,
                 "beta_q": self.beta_q, "leak_shift": self.leak_shift, "frac_bits": self.frac_bits,
-                "membrane_bits": self.membrane_bits, "weight_bits": self.weight_bits}
+                "membrane_bits": self.membrane_bits, "weight_bits": self.weight_bits,
+                "reset": self.reset, "alpha_q": self.alpha_q}
 
 
 @dataclass
@@ -111,8 +118,9 @@ def _layer(entry: dict[str, Any], arrays: dict[str, np.ndarray], index: int) -> 
     params = {name: arrays[f"{index}/{name}"] for name in _ARRAY_FIELDS}
     geometry = Geometry.from_dict(entry.pop("geometry"))
     ints = {key: int(entry.pop(key)) for key in _INT_FIELDS}
+    model = {"reset": str(entry.pop("reset", "zero")), "alpha_q": int(entry.pop("alpha_q", 0))}
     return QLayer(str(entry.pop("name")), geometry, str(entry.pop("neuron")), **ints, **params,
-                  **entry)
+                  **model, **entry)
 
 
 def check_qnet(qnet: QNet) -> None:
@@ -141,16 +149,33 @@ def check_qnet(qnet: QNet) -> None:
 def check_qlayer(layer: QLayer) -> None:
     """One layer: widths, signs, dtypes and shapes of its integers."""
     where = f"layer {layer.name!r}"
-    _need(layer.neuron in ("lif", "li"), f"{where}: neuron must be lif or li, got "
-          f"{layer.neuron!r}")
     for field_name, (low, high) in _INT_RANGES.items():
         value = getattr(layer, field_name)
         _need(low <= value <= high, f"{where}: {field_name} must be in {low}..{high}, got {value}")
+    _check_model(layer, where)
     _need(layer.membrane_bits - 1 + layer.leak_shift <= 31, f"{where}: membrane_bits - 1 + "
           f"leak_shift must be <= 31 (32-bit leak multiply)")
     _need(0 <= layer.beta_q <= 1 << layer.leak_shift, f"{where}: beta_q {layer.beta_q} is "
           f"outside 0..2^leak_shift")
     _check_arrays(layer, where)
+
+
+def _check_model(layer: QLayer, where: str) -> None:
+    """A registered neuron model, with a reset it takes and a current decay only if it has a
+    current."""
+    try:
+        model = neuron_model(layer.neuron)
+    except ConfigError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+    _need(layer.reset in model.resets, f"{where}: reset must be one of "
+          f"{', '.join(model.resets)} for {layer.neuron}, got {layer.reset!r}")
+    _need(0 <= layer.alpha_q <= 1 << layer.leak_shift, f"{where}: alpha_q {layer.alpha_q} is "
+          f"outside 0..2^leak_shift")
+    _need(model.has_current or layer.alpha_q == 0, f"{where}: alpha_q must be 0 for "
+          f"{layer.neuron} (no synaptic current), got {layer.alpha_q}")
+    fixed = model.fixed_beta
+    _need(fixed is None or layer.beta_q == round(fixed * (1 << layer.leak_shift)),
+          f"{where}: beta_q must be {fixed} * 2^leak_shift for {layer.neuron}, got {layer.beta_q}")
 
 
 def _check_arrays(layer: QLayer, where: str) -> None:
@@ -174,7 +199,7 @@ def _check_arrays(layer: QLayer, where: str) -> None:
     limit = 1 << (layer.membrane_bits - 1)
     _need(int(np.abs(layer.bias_q).max(initial=0)) < limit, f"{where}: bias_q exceeds the "
           f"{layer.membrane_bits}-bit membrane")
-    if layer.neuron == "lif":
+    if neuron_model(layer.neuron).spiking:
         low = int(layer.theta_q.min(initial=0))
         _need(low >= 0, f"{where}: theta_q holds negative thresholds (min {low}); a threshold "
               "must be >= 0")

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from sastc.errors import CompileError, TargetError
 from sastc.ir.layers import FloatNet
+from sastc.neurons import is_spiking
 from sastc.passes.context import CompileContext
 from sastc.passes.quantize import quantize_net
 from sastc.progress import bar_disabled
@@ -82,7 +83,8 @@ class _Evaluator:
 
 
 def _lif_layers(net: FloatNet) -> list[int]:
-    return [i for i, layer in enumerate(net.layers) if layer.neuron == "lif"]
+    """The layers with thresholds: every spiking one."""
+    return [i for i, layer in enumerate(net.layers) if is_spiking(layer.neuron)]
 
 
 def _best_scale(evaluator: _Evaluator, scales: list[float], layer: int,
@@ -173,7 +175,7 @@ def calibrate_pass(ctx: CompileContext) -> None:
         "accuracy_before": before, "accuracy_after": after,
         "threshold_scale": {layer.name: scale for layer, scale in
                             zip(net.layers, result["scales"], strict=True)
-                            if layer.neuron == "lif"},
+                            if is_spiking(layer.neuron)},
         **{k: v for k, v in result.items() if k != "scales"}}
     ctx.log(f"calibrate ({method}, {len(ctx.calib)} samples): {SCORE_NAMES[objective]} "
             f"{before:.1f}% -> {after:.1f}%")

@@ -8,11 +8,13 @@ layer, with ``x_max`` the largest input count::
     |acc|   <= A = max_c sum_i |W_q[c, i]| * x_max        < 2^(accumulator_bits - 1)
     |drive| <= D = A * 2^frac_bits + max |bias_q|          and D + 2^(membrane_bits-1) < 2^31
     |u|     <= (D + 1) * sum_{t<T} beta^t                  saturation-free if <= membrane limit
+               (CubaLIF: D replaced by the current's bound (D + 1) * sum_{t<T} alpha^t)
     |u * beta_q| < 2^31                                    (membrane_bits - 1 + leak_shift <= 31)
     |logits| <= T * membrane limit < 2^31                  (LI readout)
 
 It also records which simulator kernel is exact for each layer (float32 below
-2^24, float64 below 2^53, else int64) and, for a board, flash and RAM use.
+2^24, float64 below 2^53, else int64) and, for a board, flash and RAM use. The bounds
+themselves are :mod:`sastc.ir.ranges`'.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from typing import Any
 
 from sastc.errors import CompileError
 from sastc.ir.quantized import QLayer, QNet
+from sastc.ir.ranges import accumulator_bound, kernel_dtype, layer_state_bound, max_inputs
+from sastc.neurons import is_spiking
 from sastc.passes.context import CompileContext
-from sastc.passes.quantize import membrane_bound
-from sastc.sim.int_sim import accumulator_bound, kernel_dtype, max_inputs
 from sastc.targets import Board
 
 INT32_MAX = (1 << 31) - 1
@@ -42,12 +44,13 @@ def layer_ranges(layer: QLayer, x_max: int, accumulator_bits: int, time_bins: in
     if drive + limit > INT32_MAX:
         raise CompileError(f"{where}: synaptic drive can reach {drive} (acc {acc} << "
                            f"{layer.frac_bits}), which with the membrane overflows 32 bits")
-    if layer.membrane_bits - 1 + layer.leak_shift > 31 or layer.beta_q > 1 << layer.leak_shift:
+    if layer.membrane_bits - 1 + layer.leak_shift > 31 \
+            or max(layer.beta_q, layer.alpha_q) > 1 << layer.leak_shift:
         raise CompileError(f"{where}: leak multiply u * beta_q needs "
                            f"{layer.membrane_bits - 1 + layer.leak_shift + 1} bits; the runtime "
                            "computes it in 32 bits (membrane_bits - 1 + leak_shift <= 31)")
-    bound = membrane_bound(float(drive), layer.beta_q / (1 << layer.leak_shift), time_bins)
-    if layer.neuron == "li" and time_bins * limit > INT32_MAX:
+    bound = layer_state_bound(layer, float(drive), time_bins)
+    if not is_spiking(layer.neuron) and time_bins * limit > INT32_MAX:
         raise CompileError(f"{where}: {time_bins} steps of a {layer.membrane_bits}-bit readout "
                            "can overflow the 32-bit logits")
     return {"name": layer.name, "max_input": x_max, "accumulator_bound": acc,

@@ -16,6 +16,7 @@ def fold_pass(ctx: CompileContext) -> None:
     ctx.float_net = fuse(ctx.graph)
     ctx.report["fold"] = {
         "layers": [{"name": layer.name, "op": layer.geometry.op, "neuron": layer.neuron,
+                    "reset": layer.reset,
                     "pool": layer.geometry.pool, "in_shape": list(layer.geometry.in_shape),
                     "out_shape": list(layer.geometry.out_shape), "fan_in": layer.geometry.fan_in}
                    for layer in ctx.float_net.layers]}

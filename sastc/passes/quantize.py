@@ -10,8 +10,11 @@ the range bound below proves no saturation:
 
     |u| <= (D + 1) * sum_{t<T} beta^t,   D = 2^m * max_c sum_i |W_q[c,i]| * x_max + |b_q|
 
-(``+1`` covers the half-unit rounding of each leak). Readout logits sum ``T``
-membranes, so for an LI readout ``T * |u|`` must also fit 32 bits.
+(``+1`` covers the half-unit rounding of each leak; a CubaLIF's current is bounded the
+same way with ``alpha`` and drives ``u`` in place of ``D``: :mod:`sastc.ir.ranges`).
+Readout logits sum ``T`` membranes, so for an LI readout ``T * |u|`` must also fit 32
+bits. The synaptic current's decay is ``alpha_q = round(alpha * 2^leak_shift)``, like
+``beta``'s.
 
 A channel whose weights span more than the width can hold loses its small
 weights: when more than half of a channel's non-zero float weights quantize to
@@ -30,8 +33,9 @@ from sastc import numerics
 from sastc.errors import CompileError
 from sastc.ir.layers import FloatLayer, FloatNet
 from sastc.ir.quantized import QLayer, QNet
+from sastc.ir.ranges import max_inputs, state_bound
+from sastc.neurons import neuron_model
 from sastc.profile import MAX_WEIGHT_BITS, Numerics
-from sastc.sim.int_sim import max_inputs
 
 CLIP_RATIOS = np.linspace(0.3, 1.0, 71)
 CLIP_SEARCH = {"mse": CLIP_RATIOS, "max": np.array([1.0])}
@@ -97,25 +101,27 @@ def quantize_weights(layer: FloatLayer, bits: int, per_channel: bool,
 
 def membrane_bound(drive: float, beta: float, time_bins: int) -> float:
     """Largest ``|u|`` reachable in ``time_bins`` steps with per-step drive ``drive``."""
-    gain = float(time_bins) if beta >= 1.0 else (1.0 - beta ** time_bins) / (1.0 - beta)
-    return (drive + 1.0) * gain
+    return state_bound(drive, beta, time_bins)
 
 
 def _fixed_point(layer: FloatLayer, w_q: np.ndarray, scales: np.ndarray, theta_scale: float,
-                 x_max: int, beta_q: int, num: Numerics, time_bins: int) -> dict:
-    """Choose ``frac_bits`` and the integer bias and threshold for it."""
+                 x_max: int, decays: tuple[int, int], num: Numerics, time_bins: int) -> dict:
+    """Choose ``frac_bits`` and the integer bias and threshold for it (``decays``: ``beta_q``
+    and ``alpha_q``)."""
     limit = (1 << (num.membrane_bits - 1)) - 1
-    beta = beta_q / (1 << num.leak_shift)
+    beta, alpha = (decay / (1 << num.leak_shift) for decay in decays)
+    model = neuron_model(layer.neuron)
+    alpha_or_none = alpha if model.has_current else None
     drive_per_unit = np.abs(w_q.reshape(w_q.shape[0], -1).astype(np.int64)).sum(axis=1) * x_max
     chosen = None
     for m in range(num.max_frac_bits, -1, -1):
         unit = scales / float(1 << m)
         bias_q = numerics.round_half_away(layer.bias / unit)
         theta_q = numerics.round_half_away(layer.threshold * theta_scale / unit)
-        bound = membrane_bound(float((drive_per_unit * (1 << m) + np.abs(bias_q)).max()), beta,
-                               time_bins)
+        bound = state_bound(float((drive_per_unit * (1 << m) + np.abs(bias_q)).max()), beta,
+                            time_bins, alpha_or_none)
         fits = bound <= limit and int(theta_q.max()) <= limit
-        if layer.neuron == "li":
+        if not model.spiking:
             fits = fits and bound * time_bins < (1 << (LOGIT_BITS - 1))
         chosen = {"frac_bits": m, "bias_q": bias_q, "theta_q": theta_q, "bound": bound}
         if fits:
@@ -154,11 +160,15 @@ def _quantize_layer(layer: FloatLayer, bits: int, num: Numerics, theta_scale: fl
     w_q, scales = quantize_weights(layer, bits, granularity == "per-channel",
                                    CLIP_SEARCH[num.clip_search])
     beta_q = numerics.quantize_beta(layer.beta, num.leak_shift)
-    fixed = _fixed_point(layer, w_q, scales, theta_scale, x_max, beta_q, num, time_bins)
-    theta_q = fixed["theta_q"] if layer.neuron == "lif" else np.zeros_like(fixed["theta_q"])
+    alpha_q = numerics.quantize_beta(layer.alpha, num.leak_shift)
+    fixed = _fixed_point(layer, w_q, scales, theta_scale, x_max, (beta_q, alpha_q), num,
+                         time_bins)
+    spiking = neuron_model(layer.neuron).spiking
+    theta_q = fixed["theta_q"] if spiking else np.zeros_like(fixed["theta_q"])
     return QLayer(layer.name, layer.geometry, layer.neuron, w_q, scales,
                   fixed["bias_q"].astype(np.int64), theta_q.astype(np.int64), beta_q,
-                  num.leak_shift, fixed["frac_bits"], num.membrane_bits, bits)
+                  num.leak_shift, fixed["frac_bits"], num.membrane_bits, bits, layer.reset,
+                  alpha_q)
 
 
 def _plain(metadata: dict) -> dict:
@@ -181,7 +191,8 @@ def layer_summary(float_layer: FloatLayer, layer: QLayer) -> dict:
             "weight_rel_error": float(np.linalg.norm(restored - rows) / max(np.linalg.norm(rows),
                                                                            1e-30)),
             "zero_weights": float((layer.weight_q == 0).mean()),
-            "frac_bits": layer.frac_bits, "beta": float_layer.beta,
+            "frac_bits": layer.frac_bits, "neuron": layer.neuron, "reset": layer.reset,
+            "beta": float_layer.beta,
             "beta_q": layer.beta_q, "beta_effective": layer.beta_q / (1 << layer.leak_shift),
             "theta_q_min": int(layer.theta_q.min()), "theta_q_max": int(layer.theta_q.max())}
 
@@ -201,7 +212,7 @@ def range_warnings(float_layer: FloatLayer, layer: QLayer) -> list[str]:
                         f"non-zero weights quantize to 0 at {layer.weight_bits} bits (max |w| "
                         f"{kept.max():.3g}, median |w| {np.median(kept):.3g}, scale "
                         f"{layer.weight_scale[c]:.3g}); the channel's range does not fit")
-    if layer.neuron == "lif":
+    if neuron_model(layer.neuron).spiking:
         for c in np.flatnonzero((layer.theta_q <= 0) & (float_layer.threshold > 0)):
             warnings.append(f"layer {layer.name!r} channel {c}: threshold "
                             f"{float(float_layer.threshold[c]):.3g} rounds to {layer.theta_q[c]} "

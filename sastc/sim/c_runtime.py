@@ -22,6 +22,7 @@ from sastc.backends.c_codegen import dims3
 from sastc.backends.c_header import RUNTIME_FILES
 from sastc.errors import CompileError, SastcError
 from sastc.ir.quantized import QNet
+from sastc.neurons import is_spiking
 from sastc.sim.common import SimOutput
 from sastc.targets import runtime_dir
 
@@ -154,7 +155,7 @@ class CRuntime:
         shape = layer.geometry.out_shape
         c, h, w = dims3(shape)
         n = c * h * w
-        if layer.neuron == "lif":
+        if is_spiking(layer.neuron):
             words = reader.take((n + 31) // 32, "<u4")
             values = np.unpackbits(words.view(np.uint8), bitorder="little")[:n].astype(bool)
         else:

@@ -1,15 +1,17 @@
 """Float simulator of a lowered :class:`FloatNet` (numpy only), surrogate or hard spikes.
 
-Per LIF layer and time step, with ``I[t]`` the synaptic input::
+Per layer, the synapse gives ``I[t] = W x[t] + b`` and the layer's neuron model
+(:mod:`sastc.neurons`, its ``float_scan``) runs over time, e.g. for LIF::
 
     u_pre[t] = beta * u[t-1] + I[t]
     s[t]     = sigmoid(k * (u_pre[t] - threshold))    (surrogate)
              = u_pre[t] > threshold                   (hard)
-    u[t]     = u_pre[t] * (1 - s[t])                  (reset to zero)
+    u[t]     = u_pre[t] * (1 - s[t])  |  u_pre[t] - threshold * s[t]   (reset zero | subtract)
 
 An LI readout integrates ``u[t] = beta * u[t-1] + I[t]`` and its logits are
-``mean_t u[t]``. This is the same model the torch training code runs; it lets
-``sastc simulate`` and NIR imports measure float accuracy without torch.
+``mean_t u[t]``; a spiking last layer's are its summed spikes. This is the same model the
+torch training code runs; it lets ``sastc simulate`` and NIR imports measure float
+accuracy without torch.
 """
 
 from __future__ import annotations
@@ -17,16 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from sastc.ir.layers import FloatLayer, FloatNet
+from sastc.neurons import backend_entry, is_spiking
 from sastc.sim.common import SimOutput, channel_view, time_major
 from sastc.sim.kernels import apply_synapse, sum_pool
 from sastc.sim.synops import SynOpsCounter
 
 SPIKE_MODES = ("hard", "surrogate")
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 class FloatSimulator:
@@ -66,22 +64,11 @@ class FloatSimulator:
 
     def _scan(self, layer: FloatLayer, current: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                        np.ndarray]:
-        theta = channel_view(layer.threshold.astype(np.float32), layer.geometry)
-        beta = np.float32(layer.beta)
-        k = np.float32(self.net.steepness)
-        u = np.zeros(current.shape[1:], dtype=np.float32)
-        trace = np.empty(current.shape, dtype=np.float32)
-        for t in range(current.shape[0]):
-            u_pre = beta * u + current[t]
-            if layer.neuron == "li":
-                u = trace[t] = u_pre
-                continue
-            spikes = (u_pre > theta).astype(np.float32) if self.mode == "hard" \
-                else sigmoid(k * (u_pre - theta))
-            u = u_pre * (1.0 - spikes)
-            trace[t] = spikes
-        logits = trace.mean(axis=0) if layer.neuron == "li" else trace.sum(axis=0)
+        scan = backend_entry("float_scan", layer.neuron, "the float simulator", layer.name)
+        trace = scan(layer, current, self.mode, self.net.steepness)
+        spiking = is_spiking(layer.neuron)
+        logits = trace.sum(axis=0) if spiking else trace.mean(axis=0)
         next_input = trace.reshape(-1, *layer.geometry.out_shape)
-        if self.mode == "hard" and layer.neuron == "lif":
+        if self.mode == "hard" and spiking:
             trace = trace.astype(bool)
         return next_input, logits.reshape(logits.shape[0], -1), trace

@@ -2,9 +2,10 @@
 
 Layers run one after another over all time steps at once (the network is
 feed-forward, so this equals stepping layer by layer each time step): the
-synapse of all ``T * B`` frames is one BLAS call, then the neuron rule of
-``sastc.numerics`` scans over time. The C runtime steps the same rules per
-time step; the equivalence tests compare the two bit for bit.
+synapse of all ``T * B`` frames is one BLAS call, then the integer rule of the
+layer's neuron model (:mod:`sastc.neurons`, ``sastc.numerics``) scans over time.
+The C runtime steps the same rules per time step; the equivalence tests compare
+the two bit for bit. Which kernels are exact comes from :mod:`sastc.ir.ranges`.
 """
 
 from __future__ import annotations
@@ -16,54 +17,19 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from sastc import numerics
 from sastc.ir.quantized import QLayer, QNet
-from sastc.sim.common import SimOutput, channel_view, time_major
+from sastc.ir.ranges import (  # noqa: F401  (FLOAT32_EXACT, max_inputs: re-exported)
+    FLOAT32_EXACT,
+    accumulator_bound,
+    kernel_dtype,
+    max_inputs,
+    membrane_dtype,
+)
+from sastc.neurons import backend_entry, is_spiking
+from sastc.sim.common import SimOutput, time_major
 from sastc.sim.kernels import apply_synapse, sum_pool
 from sastc.sim.synops import SynOpsCounter
 from sastc.threads import current as current_threads
-
-FLOAT32_EXACT = 1 << 24
-FLOAT64_EXACT = 1 << 53
-
-
-def accumulator_bound(layer: QLayer, max_input: int) -> int:
-    """Largest ``|acc|`` any output can reach: ``max_c sum_i |W_q[c, i]| * max_input``."""
-    return int(np.abs(layer.weight_matrix).sum(axis=1).max()) * int(max_input)
-
-
-def kernel_dtype(bound: int) -> type:
-    """Cheapest dtype whose arithmetic is exact for integer sums up to ``bound``."""
-    if bound < FLOAT32_EXACT:
-        return np.float32
-    if bound < FLOAT64_EXACT:
-        return np.float64
-    return np.int64
-
-
-def max_inputs(input_clip: int, pools: list[int]) -> list[int]:
-    """Largest input value each layer's synapse sees: spike counts after ``pool x pool`` pooling
-    (the first layer sees input frames clipped at ``input_clip``).
-
-    >>> max_inputs(1, [1, 2, 1])
-    [1, 4, 1]
-    """
-    return [(input_clip if index == 0 else 1) * pool * pool for index, pool in enumerate(pools)]
-
-
-def membrane_dtype(layer: QLayer, acc_bound: int) -> type:
-    """int32 when every intermediate of the neuron rule provably fits, else int64.
-
-    Bounds: ``|u| <= 2**(m-1)`` after saturation, so ``|u * beta_q| + half <= 2**(m-1) |beta_q|
-    + half``, and ``|leaked + drive| <= 2**(m-1) |beta_q| / 2**leak_shift + 1 + acc_bound *
-    2**frac_bits + max|bias_q|``.
-    """
-    membrane = 1 << (layer.membrane_bits - 1)
-    half = (1 << (layer.leak_shift - 1)) if layer.leak_shift else 0
-    product = membrane * abs(int(layer.beta_q)) + half
-    bias = int(np.abs(layer.bias_q).max()) if layer.bias_q.size else 0
-    total = (product >> layer.leak_shift) + 1 + (acc_bound << layer.frac_bits) + bias
-    return np.int32 if max(product, total) < (1 << 31) else np.int64
 
 
 def default_threads() -> int:
@@ -169,42 +135,14 @@ class IntegerSimulator:
 
 def _scan(layer: QLayer, acc: np.ndarray,
           dtype: type = np.int64) -> tuple[np.ndarray, np.ndarray]:
-    """Neuron rule of :mod:`sastc.numerics` over time, in place on ``dtype`` buffers (int32
-    only where :func:`membrane_dtype` proves it exact).
-
-    Per step: ``u = saturate(round_shift(u * beta_q, leak_shift) + (acc[t] << frac_bits)
-    + bias_q)``; LIF layers then spike where ``u > theta_q`` and reset those neurons to 0.
-    ``acc`` holds exact integers in any numeric dtype. Returns (next input ``[T*B, ...]``,
-    per-step trace).
-    """
-    geometry = layer.geometry
-    low, high = numerics.int_range(layer.membrane_bits)
-    bias = channel_view(layer.bias_q.astype(dtype), geometry)
-    # u stays in [low, high], so clipping theta to [low - 1, high] keeps every comparison
-    theta = channel_view(np.clip(layer.theta_q, low - 1, high).astype(dtype), geometry)
-    half = (1 << (layer.leak_shift - 1)) if layer.leak_shift else 0
-    u = np.zeros(acc.shape[1:], dtype=dtype)
-    drive = np.empty_like(u)
-    lif = layer.neuron == "lif"
-    trace = np.empty(acc.shape, dtype=bool if lif else np.int64)
-    for t in range(acc.shape[0]):
-        np.multiply(u, layer.beta_q, out=u)
-        if half:
-            u += half
-            np.right_shift(u, layer.leak_shift, out=u)
-        np.copyto(drive, acc[t], casting="unsafe")
-        np.multiply(drive, 1 << layer.frac_bits, out=drive)
-        u += drive
-        u += bias
-        np.clip(u, low, high, out=u)
-        if lif:
-            np.greater(u, theta, out=trace[t])
-            np.copyto(u, 0, where=trace[t])
-        else:
-            trace[t] = u
-    next_input = trace.reshape(-1, *geometry.out_shape).view(np.uint8) if lif \
-        else trace.reshape(-1, *geometry.out_shape)
-    return next_input, trace
+    """The integer rule of the layer's neuron model over time (its ``int_scan``), in place on
+    ``dtype`` buffers (int32 only where :func:`membrane_dtype` proves it exact). ``acc`` holds
+    exact integers in any numeric dtype. Returns (next input ``[T*B, ...]``, per-step trace:
+    bool spikes, or the int64 membrane of a readout)."""
+    scan = backend_entry("int_scan", layer.neuron, "the integer simulator", layer.name)
+    trace = scan(layer, acc, dtype)
+    next_input = trace.reshape(-1, *layer.geometry.out_shape)
+    return (next_input.view(np.uint8) if is_spiking(layer.neuron) else next_input), trace
 
 
 def logits_of(trace: np.ndarray) -> np.ndarray:

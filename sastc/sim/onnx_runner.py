@@ -1,8 +1,9 @@
 """Step an exported one-step ONNX model (``sastc.backends.onnx_export``) with onnxruntime.
 
 :meth:`OnnxRunner.run` feeds the frames of each time bin with the state of the
-previous step and returns a :class:`SimOutput` laid out as the simulators':
-LIF spikes ``bool [T, B, *out_shape]``, the readout membrane ``[T, B, classes]``
+previous step (membranes, and the synaptic currents of CubaLIF layers) and returns a
+:class:`SimOutput` laid out as the simulators': spikes ``bool [T, B, *out_shape]`` of
+every spiking layer, the readout membrane ``[T, B, classes]``
 and logits ``[B, classes]`` (float LI: mean over time; integer LI: sum over
 time; LIF readout: summed spikes). onnxruntime is imported on first use.
 """
@@ -84,8 +85,9 @@ class OnnxRunner:
         self.dtype = STATE_DTYPES[self.kind]
 
     def _initial_state(self, batch: int) -> dict[str, np.ndarray]:
-        states = {f"state_{i}": np.zeros((batch, *layer["out_shape"]), self.dtype)
-                  for i, layer in enumerate(self.layers)}
+        states = {name: np.zeros((batch, *layer["out_shape"]), self.dtype)
+                  for i, layer in enumerate(self.layers)
+                  for name in layer.get("states", [f"state_{i}"])}
         states["logits"] = np.zeros((batch, *self.layers[-1]["out_shape"]), self.dtype)
         return states
 
@@ -115,7 +117,8 @@ class OnnxRunner:
                             f"{tuple(frames.shape)}")
 
     def _record(self, values: dict[str, np.ndarray], index: int) -> np.ndarray:
-        if self.layers[index]["neuron"] == "lif":
+        layer = self.layers[index]
+        if layer.get("spiking", layer["neuron"] == "lif"):  # files before "spiking": lif | li
             return values[f"spikes_{index}"]
         return values[f"state_{index}_next"]
 

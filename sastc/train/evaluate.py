@@ -17,6 +17,7 @@ from sastc.data.base import FrameSet
 from sastc.ir.build import graph_from_spec
 from sastc.ir.lower import fuse
 from sastc.metrics import class_names, confusion_report
+from sastc.neurons import is_spiking
 from sastc.sim.synops import SynOpsCounter
 from sastc.train.model import SpikingNet, Trace
 
@@ -76,7 +77,7 @@ def spike_rates(model: SpikingNet, spike_sums: list[float], samples: int,
                 time_bins: int) -> dict[str, float]:
     """Mean spikes per neuron per time step of each spiking layer."""
     net = fuse(graph_from_spec(model.spec, model_params(model), {"time_bins": time_bins}))
-    spiking = [layer for layer in net.layers if layer.neuron == "lif"]
+    spiking = [layer for layer in net.layers if is_spiking(layer.neuron)]
     return {layer.name: total / (samples * time_bins * int(np.prod(layer.geometry.out_shape)))
             for layer, total in zip(spiking, spike_sums, strict=True)}
 

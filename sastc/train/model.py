@@ -1,8 +1,9 @@
-"""The torch model built from an :class:`ArchSpec`: time-folded synapses + LIF scans.
+"""The torch model built from an :class:`ArchSpec`: time-folded synapses + neuron scans.
 
 Input is ``[T, B, C, H, W]``. Each convolution or dense layer runs once over
-all ``T * B`` frames (one large call instead of ``T`` small ones), then the LIF
-scan of ``sastc.train.lif`` runs over time. Parameter names
+all ``T * B`` frames (one large call instead of ``T`` small ones), then the scan of
+``sastc.train.lif`` runs over time with the layer's neuron model (LIF, IF: ``beta = 1``,
+CubaLIF: ``alpha``; reset to zero or by subtraction, see :mod:`sastc.neurons`). Parameter names
 (``layers.<i>.weight``/``.bias``) are what ``sastc.ir.build`` reads.
 """
 
@@ -37,7 +38,8 @@ def _unfold(x: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 class SpikingNet(nn.Module):
-    """Feed-forward LIF network; ``spike_mode`` selects surrogate, hard or conventional spikes."""
+    """Feed-forward spiking network; ``spike_mode`` selects surrogate, hard or conventional
+    spikes."""
 
     def __init__(self, spec: ArchSpec, spike_mode: str = "surrogate") -> None:
         super().__init__()
@@ -77,7 +79,7 @@ class SpikingNet(nn.Module):
             if isinstance(spec_layer, Readout):
                 return leaky_readout(current, spec_layer.beta)
             x = lif_scan(current, spec_layer.beta, spec_layer.threshold, self.spec.steepness,
-                         self.spike_mode)
+                         self.spike_mode, reset=spec_layer.reset, alpha=spec_layer.alpha)
             if trace is not None:
                 trace.spikes.append(x.detach())
         raise AssertionError("an ArchSpec always ends with a readout")

@@ -72,7 +72,7 @@ static void put_header(sastc_status init_status)
     }
 }
 
-/* Every layer's output after a step: spike words (LIF) or membranes (LI). */
+/* Every layer's output after a step: spike words (spiking layers) or membranes (LI). */
 static void put_layers(const sastc_ctx *ctx)
 {
     uint32_t l, i;
@@ -81,7 +81,7 @@ static void put_layers(const sastc_ctx *ctx)
         const uint32_t n = (uint32_t)layer->out_c * layer->out_h * layer->out_w;
         const uint32_t *bits;
         const int32_t *u;
-        if (layer->neuron == SASTC_NEURON_LIF && sastc_layer_spikes(ctx, l, &bits) == SASTC_OK)
+        if (layer->neuron != SASTC_NEURON_LI && sastc_layer_spikes(ctx, l, &bits) == SASTC_OK)
             for (i = 0; i < (n + 31u) / 32u; ++i)
                 put_u32(bits[i]);
         else if (sastc_layer_membranes(ctx, l, &u) == SASTC_OK)

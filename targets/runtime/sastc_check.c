@@ -72,11 +72,18 @@ static int neuron_ok(const sastc_layer *layer)
         return 0;
     if (layer->beta_q < 0 || layer->beta_q > (int32_t)(1u << shift))
         return 0;
+    if (layer->alpha_q < 0 || layer->alpha_q > (int32_t)(1u << shift) ||
+        (layer->alpha_q != 0 && !sastc_has_current(layer)))
+        return 0;
+    if (layer->reset > SASTC_RESET_SUBTRACT ||
+        (layer->neuron == SASTC_NEURON_IF && layer->beta_q != (int32_t)(1u << shift)))
+        return 0;
     if (layer->flush_events == 0u)
         return 0;
-    if (layer->bias_q == NULL || (layer->neuron == SASTC_NEURON_LIF && layer->theta_q == NULL))
+    if (layer->bias_q == NULL || (sastc_spiking(layer) && layer->theta_q == NULL))
         return 0;
-    return layer->neuron == SASTC_NEURON_LIF || layer->neuron == SASTC_NEURON_LI;
+    return layer->neuron == SASTC_NEURON_LIF || layer->neuron == SASTC_NEURON_LI ||
+           layer->neuron == SASTC_NEURON_CUBA || layer->neuron == SASTC_NEURON_IF;
 }
 
 /* The synapse fields: weight format, pooling and output shape. */
@@ -110,7 +117,7 @@ static int chain_ok(const sastc_model *model, uint32_t l)
 {
     const sastc_layer *layer = &model->layers[l];
     const int last = l + 1u == model->num_layers;
-    if (!last && layer->neuron != SASTC_NEURON_LIF)
+    if (!last && !sastc_spiking(layer))
         return 0;
     if (last && (layer->out_h != 1u || layer->out_w != 1u || layer->out_c != model->num_classes))
         return 0;

@@ -30,7 +30,7 @@
 #define SASTC_ALIGN_WORDS 4u
 
 /* Where each part of the state lies, in 32-bit words from its first 16-byte boundary:
- * [u of every layer, each from a 16-byte boundary][spike bits of every layer][logits]
+ * [u (then c, for CUBA) of every layer, each from a 16-byte boundary][spike bits of every layer][logits]
  * [touched flags of every layer][acc32][acc16] (both from a 16-byte boundary). The
  * accumulators are scratch reused by every layer, zero between steps. total_words counts
  * 3 words of slack for the alignment. */
@@ -97,6 +97,25 @@ static inline uint32_t sastc_membrane_words(uint32_t neurons)
     return sastc_align_words(neurons);
 }
 
+/* Whether a layer emits spikes: every neuron model but the LI readout. */
+static inline int sastc_spiking(const sastc_layer *layer)
+{
+    return layer->neuron != SASTC_NEURON_LI;
+}
+
+/* Whether a layer keeps a synaptic current per neuron (CUBA). */
+static inline int sastc_has_current(const sastc_layer *layer)
+{
+    return layer->neuron == SASTC_NEURON_CUBA;
+}
+
+/* Words of a layer's neuron state: its membranes, then (CUBA) its synaptic currents. */
+static inline uint32_t sastc_state_words_of(const sastc_layer *layer)
+{
+    const uint32_t words = sastc_membrane_words(sastc_neurons(layer));
+    return sastc_has_current(layer) ? 2u * words : words;
+}
+
 /* Words of the touched flags of a layer of n neurons: one bit per 32 neurons. */
 static inline uint32_t sastc_flag_words(uint32_t neurons)
 {
@@ -129,6 +148,19 @@ int sastc_scatter_spikes(const sastc_layer *layer, sastc_acc acc, const uint32_t
  * 32-neuron blocks that had a non-zero sum since the reset (sastc_neuron.c). */
 void sastc_update_lif(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
                       uint32_t *bits, uint32_t *touched, uint32_t step);
+
+/* The spiking rule one neuron at a time, for what the blocks of sastc_update_lif do not cover:
+ * reset by subtraction and the synaptic current of CUBA layers (`u` holds the membranes, then
+ * the currents). Consumes (zeroes) the sums and writes the spike bitmap. */
+void sastc_update_spiking(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
+                          uint32_t *bits);
+
+/* Whether sastc_update_lif runs the layer: LIF or IF with reset to zero. */
+static inline int sastc_block_rule(const sastc_layer *layer)
+{
+    return (layer->neuron == SASTC_NEURON_LIF || layer->neuron == SASTC_NEURON_IF) &&
+           layer->reset == SASTC_RESET_ZERO;
+}
 
 /* LI rule on every neuron; consumes (zeroes) the sums, adds u_pre to the logits. */
 void sastc_update_li(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,

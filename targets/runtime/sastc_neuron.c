@@ -1,5 +1,8 @@
 /* sastc_neuron.c - the neuron rules of sastc_numerics.h over whole layers.
  *
+ * LIF and IF layers that reset to zero run the blocks below; reset by subtraction and the
+ * synaptic current of CUBA layers run sastc_update_spiking, one neuron at a time.
+ *
  * Per neuron n of channel c (HWC order, so the per-channel bias and threshold
  * repeat every C neurons), one time step is
  *   u_pre = saturate(round_shift(u * beta_q, leak_shift) + (acc << frac_bits) + bias_q[c])
@@ -422,6 +425,44 @@ void sastc_update_lif(const sastc_layer *layer, int32_t *u, sastc_acc acc, int w
         lif_layer(layer, u, acc, bits, touched, 0, 1);
     } else {
         lif_layer(layer, u, acc, bits, touched, 0, 0);
+    }
+}
+
+/* The drive of neuron n of channel c: (acc << frac_bits) + bias_q, and it clears the sum. */
+SASTC_INLINE int32_t take_drive(sastc_acc acc, uint32_t n, uint32_t c, const neuron_params *p,
+                                int wide)
+{
+    const int32_t sum = wide ? acc.wide[n] : acc.narrow[n];
+    if (wide)
+        acc.wide[n] = 0;
+    else
+        acc.narrow[n] = 0;
+    return sastc_drive(sum, p->frac_bits, p->bias[c]);
+}
+
+void sastc_update_spiking(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
+                          uint32_t *bits)
+{
+    const neuron_params p = params_of(layer);
+    const uint32_t channels = layer->out_c, neurons = sastc_neurons(layer);
+    int32_t *current = sastc_has_current(layer) ? u + sastc_membrane_words(neurons) : NULL;
+    uint32_t n, c = 0, word = 0;
+    for (n = 0; n < neurons; ++n) { /* [c = saturate(leak(c) + drive)]; u_pre; spike; reset */
+        int32_t drive = take_drive(acc, n, c, &p, wide), u_pre, spike;
+        if (current != NULL) {
+            current[n] = sastc_saturate(sastc_leak(current[n], layer->alpha_q, p.leak_shift) +
+                                        drive, p.low, p.high);
+            drive = current[n];
+        }
+        u_pre = sastc_saturate(sastc_leak(u[n], p.beta_q, p.leak_shift) + drive, p.low, p.high);
+        spike = sastc_fire(u_pre, p.theta[c]);
+        u[n] = sastc_reset_by(u_pre, spike, p.theta[c], layer->reset == SASTC_RESET_SUBTRACT);
+        word |= (uint32_t)spike << (n % SASTC_LANES);
+        if (n % SASTC_LANES == SASTC_LANES - 1u || n + 1u == neurons) { /* a whole word */
+            bits[n / SASTC_LANES] = word;
+            word = 0u;
+        }
+        c = c + 1u == channels ? 0u : c + 1u;
     }
 }
 

@@ -9,7 +9,10 @@
  *   leak(u)           = round_shift(u * beta_q, leak_shift)
  *   u_pre             = saturate(leak(u) + (acc << frac_bits) + bias_q, b)
  *   spike             = u_pre > theta_q
- *   u                 = spike ? 0 : u_pre
+ *   u                 = spike ? 0 : u_pre           (reset to zero)
+ *                     = spike ? u_pre - theta_q : u_pre   (reset by subtraction)
+ *   CUBA current      c = saturate(round_shift(c * alpha_q, leak_shift) + (acc << frac_bits)
+ *                         + bias_q, b), which then drives u_pre in place of the synaptic sum
  *
  * Everything is int32. The emitter (sastc/backends/c_header.py) proves for
  * every layer that no intermediate value leaves int32:
@@ -98,6 +101,17 @@ static inline int32_t sastc_fire(int32_t u_pre, int32_t theta_q)
 static inline int32_t sastc_reset_membrane(int32_t u_pre, int32_t spike)
 {
     return spike ? 0 : u_pre;
+}
+
+/* u after a step with reset `subtract` 0 (to zero: u = 0) or 1 (u = u_pre - theta_q) where a
+ * spike was emitted, u_pre elsewhere. A spike means theta_q < u_pre, so with theta_q >= 0
+ * the difference lies in (0, u_pre): it cannot overflow. */
+static inline int32_t sastc_reset_by(int32_t u_pre, int32_t spike, int32_t theta_q,
+                                     uint32_t subtract)
+{
+    if (!spike)
+        return u_pre;
+    return subtract ? u_pre - theta_q : 0;
 }
 
 #endif /* SASTC_NUMERICS_H */

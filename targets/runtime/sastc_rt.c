@@ -28,9 +28,9 @@ static uint32_t max_u32(uint32_t a, uint32_t b)
 void sastc_plan_layout(const sastc_model *model, sastc_layout *layout)
 {
     uint32_t l, u_words = 0, bit_words = 0, flag_words = 0, most = 0, most_flushing = 0;
-    for (l = 0; l < model->num_layers; ++l) { /* u: n words (aligned), bits: ceil(n / 32) */
+    for (l = 0; l < model->num_layers; ++l) { /* u (c): n words (aligned), bits: ceil(n / 32) */
         const uint32_t n = sastc_neurons(&model->layers[l]);
-        u_words += sastc_membrane_words(n);
+        u_words += sastc_state_words_of(&model->layers[l]);
         bit_words += sastc_bit_words(n);
         flag_words += sastc_flag_words(n);
         most = max_u32(most, n);
@@ -124,15 +124,18 @@ static void step_layers(const sastc_model *model, int32_t *state, const uint8_t 
         const uint32_t n = sastc_neurons(layer);
         const int wide = l == 0u ? sastc_scatter_frame(layer, acc, frame, model->input_clip)
                                  : sastc_scatter_spikes(layer, acc, input_bits);
-        if (layer->neuron == SASTC_NEURON_LI) {
+        if (!sastc_spiking(layer)) {
             sastc_update_li(layer, u, acc, wide, logits);
         } else {
-            sastc_update_lif(layer, u, acc, wide, bits, touched, step);
+            if (sastc_block_rule(layer))
+                sastc_update_lif(layer, u, acc, wide, bits, touched, step);
+            else
+                sastc_update_spiking(layer, u, acc, wide, bits);
             if (l + 1u == model->num_layers)
                 sastc_count_spikes(bits, n, logits);
         }
         input_bits = bits;
-        u += sastc_membrane_words(n);
+        u += sastc_state_words_of(layer);
         bits += sastc_bit_words(n);
         touched += sastc_flag_words(n);
     }
@@ -204,7 +207,7 @@ static sastc_status layer_state(const sastc_ctx *ctx, uint32_t layer, int32_t **
     if (layer >= ctx->model->num_layers)
         return SASTC_ERR_LAYER_INDEX;
     for (l = 0; l < layer; ++l) { /* offsets: the earlier layers' membranes and bits */
-        u_offset += sastc_membrane_words(sastc_neurons(&ctx->model->layers[l]));
+        u_offset += sastc_state_words_of(&ctx->model->layers[l]);
         bits_offset += sastc_bit_words(sastc_neurons(&ctx->model->layers[l]));
     }
     sastc_plan_layout(ctx->model, &layout);
@@ -221,7 +224,7 @@ sastc_status sastc_layer_spikes(const sastc_ctx *ctx, uint32_t layer, const uint
     if (bits == NULL)
         return SASTC_ERR_NULL_ARGUMENT;
     status = layer_state(ctx, layer, &u, &words);
-    if (status == SASTC_OK && ctx->model->layers[layer].neuron != SASTC_NEURON_LIF)
+    if (status == SASTC_OK && !sastc_spiking(&ctx->model->layers[layer]))
         status = SASTC_ERR_NOT_SPIKING;
     if (status == SASTC_OK)
         *bits = words;

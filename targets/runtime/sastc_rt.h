@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SASTC_ABI_VERSION 2u
+#define SASTC_ABI_VERSION 3u
 
 /* model.h puts this before its weight arrays: 4-byte aligned, so that 32-bit cores load two
  * packed words at a time (GCC, Clang; sastc_init checks it where it matters). */
@@ -57,7 +57,10 @@ typedef enum sastc_status {
 } sastc_status;
 
 enum { SASTC_OP_CONV = 0, SASTC_OP_DENSE = 1 };
-enum { SASTC_NEURON_LIF = 0, SASTC_NEURON_LI = 1 };
+/* Neuron models (sastc/neurons): LI is the non-spiking readout; LIF, IF (no leak) and CUBA (a
+ * synaptic current with decay alpha_q drives the membrane) spike, then reset by `reset`. */
+enum { SASTC_NEURON_LIF = 0, SASTC_NEURON_LI = 1, SASTC_NEURON_CUBA = 2, SASTC_NEURON_IF = 3 };
+enum { SASTC_RESET_ZERO = 0, SASTC_RESET_SUBTRACT = 1 }; /* u = 0, or u = u_pre - theta_q */
 
 /* Where input coordinate y (or x) of a layer lands, after pooling: a table per axis. An input
  * event at (c, y, x) reaches rows[y].count x cols[x].count outputs; the sums of the first one
@@ -76,19 +79,21 @@ typedef struct sastc_span {
     uint32_t count;
 } sastc_span;
 
-/* One compiled layer: [sum pool] -> conv | dense -> LIF | LI. */
+/* One compiled layer: [sum pool] -> conv | dense -> neuron (LIF, IF, CUBA or the LI readout). */
 typedef struct sastc_layer {
     uint8_t op;              /* SASTC_OP_CONV or SASTC_OP_DENSE */
-    uint8_t neuron;          /* SASTC_NEURON_LIF or SASTC_NEURON_LI */
+    uint8_t neuron;          /* SASTC_NEURON_LIF, _IF, _CUBA or _LI */
     uint8_t weight_bits;     /* 2..4: 4-bit fields in `weights`, 5..8: 8-bit fields */
     uint8_t pool;            /* sum pooling k x k, stride k, applied to the input first */
     uint8_t kernel, stride, padding;
     uint8_t leak_shift;      /* beta = beta_q / 2^leak_shift */
     uint8_t frac_bits;       /* drive = (acc << frac_bits) + bias_q */
-    uint8_t membrane_bits;   /* membranes saturate to this signed width */
+    uint8_t membrane_bits;   /* membranes (and synaptic currents) saturate to this signed width */
+    uint8_t reset;           /* SASTC_RESET_ZERO or SASTC_RESET_SUBTRACT (spiking layers) */
     uint16_t in_c, in_h, in_w;     /* input before pooling; a vector input is (N, 1, 1) */
     uint16_t out_c, out_h, out_w;  /* a dense layer is (N, 1, 1) */
     int32_t beta_q;
+    int32_t alpha_q;               /* synaptic current decay alpha_q / 2^leak_shift (CUBA; else 0) */
     uint32_t unsaturated_steps;    /* steps after a reset in which u_pre provably stays in range */
     uint32_t flush_events;         /* events after which int16 partial sums move to int32
                                       (32767 / max|W|); UINT32_MAX: |acc| < 2^15 always */
@@ -144,10 +149,11 @@ sastc_status sastc_classify(sastc_ctx *ctx, const uint8_t *frames, uint32_t *cla
 /* Message of a status code. */
 const char *sastc_status_string(sastc_status status);
 
-/* Spike bits of a LIF layer after the last step (HWC order, 32 per word). */
+/* Spike bits of a spiking layer after the last step (HWC order, 32 per word). */
 sastc_status sastc_layer_spikes(const sastc_ctx *ctx, uint32_t layer, const uint32_t **bits);
 
-/* Membranes of a layer after the last step (HWC): post-reset u (LIF) or u_pre (LI). */
+/* Membranes of a layer after the last step (HWC): post-reset u (spiking) or u_pre (LI). A CUBA
+ * layer's synaptic currents follow them, from the next multiple of 4 values. */
 sastc_status sastc_layer_membranes(const sastc_ctx *ctx, uint32_t layer, const int32_t **u);
 
 #endif /* SASTC_RT_H */

@@ -12,6 +12,7 @@
  *   integrate      u acc bias beta_q leak_shift frac_bits bits -> u_pre
  *   fire           u_pre theta                 -> u_pre > theta
  *   reset          u_pre spike                 -> spike ? 0 : u_pre
+ *   reset_by       u_pre spike theta subtract  -> spike ? (subtract ? u_pre - theta : 0) : u_pre
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static int arity(const char *op)
 {
     static const struct { const char *name; int arity; } table[] = {
         {"round_shift", 2}, {"multiply_shift", 3}, {"saturate", 2}, {"leak", 3},
-        {"integrate", 7}, {"fire", 2}, {"reset", 2}};
+        {"integrate", 7}, {"fire", 2}, {"reset", 2}, {"reset_by", 4}};
     size_t i;
     for (i = 0; i < sizeof table / sizeof table[0]; ++i)
         if (strcmp(op, table[i].name) == 0)
@@ -72,6 +73,8 @@ static int32_t apply(const char *op, const int32_t *a)
                                sastc_saturate_high((uint32_t)a[6]));
     if (strcmp(op, "fire") == 0)
         return sastc_fire(a[0], a[1]);
+    if (strcmp(op, "reset_by") == 0)
+        return sastc_reset_by(a[0], a[1], a[2], (uint32_t)a[3]);
     return sastc_reset_membrane(a[0], a[1]);
 }
 
