@@ -163,8 +163,9 @@ def _type(node: Converted) -> str:
 def _fits(declared: Shape, actual: Shape, node: Converted) -> bool:
     """Same shape, or a flat declared input of the same size (dense layers flatten); an
     ``Output`` may declare leading axes of 1 (nirtorch's ``extract_nir_graph``, used by
-    Norse's and Rockpool's exporters, writes a batch axis; Rockpool's also a time axis), and a neuron per-channel parameters
-    (``[C, 1, 1]``, sastc's Sinabs flavour) that broadcast to its input."""
+    Norse's and Rockpool's exporters, writes a batch axis; Rockpool's also a time axis), and
+    a neuron per-channel parameters (``[C, 1, 1]``, sastc's Sinabs flavour) that broadcast to
+    its input."""
     same_size = int(np.prod(declared)) == int(np.prod(actual))
     extra = len(declared) - len(actual)  # Rockpool's exporter writes batch and time axes of 1
     batch = isinstance(node.node, Output) and extra > 0 and \

@@ -27,11 +27,12 @@ from sastc.ir.nodes import (
     Output,
     SumPool2d,
 )
+from sastc.neurons import READOUT
 
 NEURON_TYPES = "|".join(name for name, cls in NODE_TYPES.items() if issubclass(cls, NeuronNode))
 SUPPORTED_PATTERN = (f"[SumPool2d|AvgPool2d] [Flatten] (Conv2d|Affine|Linear) ({NEURON_TYPES}), "
                      "repeated, between Input and Output")
-READOUT_PARAMS = {"neuron": "li", "beta": np.asarray(0.0), "threshold": None, "reset": "zero",
+READOUT_PARAMS = {"neuron": READOUT.name, "beta": np.asarray(0.0), "threshold": None, "reset": "zero",
                   "alpha": np.asarray(0.0)}
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sastc.errors import DataError, InterchangeError
+from sastc.neurons import is_spiking
 from sastc.sim.common import SimOutput
 
 META_PREFIX = "sastc."
@@ -118,12 +119,12 @@ class OnnxRunner:
 
     def _record(self, values: dict[str, np.ndarray], index: int) -> np.ndarray:
         layer = self.layers[index]
-        if layer.get("spiking", layer["neuron"] == "lif"):  # files before "spiking": lif | li
+        if layer.get("spiking", is_spiking(layer["neuron"])):
             return values[f"spikes_{index}"]
         return values[f"state_{index}_next"]
 
     def _logits(self, summed: np.ndarray, steps: int) -> np.ndarray:
         flat = summed.reshape(summed.shape[0], -1)
-        if self.kind == "float" and self.readout == "li":
+        if self.kind == "float" and not is_spiking(self.readout):
             return flat / np.float32(steps)
         return flat
