@@ -5,16 +5,18 @@ is loaded: a missing or unknown key, a value of the wrong type, out of range or
 not supported by the integer semantics (``sastc.numerics``, the C runtime) is a
 :class:`~sastc.errors.TargetError` that names the key and lists what is
 accepted. Some keys have a single supported value (``rounding``, ``threshold``,
-``reset``, ``weight_range``); they state the semantics in the profile and
-refuse a profile asking for another.
+``weight_range``); they state the semantics in the profile and refuse a profile
+asking for another. ``reset`` says which resets the target compiles: ``per-layer``
+(each layer's neuron model chooses: to zero or by subtraction) or ``zero`` (a layer
+that subtracts is refused).
 
 Both classes are read-only mappings too (``dict(numerics)``, ``numerics["leak_shift"]``),
 which is how reports and emitters record them.
 
->>> Numerics.from_dict({**EXAMPLE, "reset": "subtract"}, "example")
+>>> Numerics.from_dict({**EXAMPLE, "rounding": "even"}, "example")
 Traceback (most recent call last):
 ...
-sastc.errors.TargetError: profile 'example': numerics.reset 'subtract' is not supported; supported: zero
+sastc.errors.TargetError: profile 'example': numerics.rounding 'even' is not supported; supported: half-up
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "rounding": ("half-up",),
     "overflow": ("saturate", "error"),
     "threshold": ("greater",),
-    "reset": ("zero",),
+    "reset": ("per-layer", "zero"),
     "clip_search": ("mse", "max"),
 }
 INT_RANGES: dict[str, tuple[int, int]] = {

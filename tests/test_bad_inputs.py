@@ -220,7 +220,7 @@ ROWS = [
     row("simulate unknown split", ["simulate", "{build}", "--split", "dev"], "--split"),
     # --- targets ---------------------------------------------------------------------------
     row("profile asks for subtract reset", ["targets"], "numerics.reset 'subtract' is not "
-        "supported; supported: zero", env={"SASTC_TARGETS_DIR": "{t_reset}"}),
+        "supported; supported: per-layer, zero", env={"SASTC_TARGETS_DIR": "{t_reset}"}),
     row("profile with an unknown key", ["targets"], "unknown key(s) ['dither']",
         env={"SASTC_TARGETS_DIR": "{t_unknown}"}),
     row("profile missing a key", ["targets"], "is missing ['leak_shift']",
@@ -318,7 +318,7 @@ def _targets(root: Path) -> dict[str, Path]:
     source = targets_dir()
     int8 = (source / "profiles" / "int8-fixed.toml").read_text()
     broken = {
-        "t_reset": ("profiles/int8-fixed.toml", int8.replace('reset = "zero"', 'reset = "subtract"')),
+        "t_reset": ("profiles/int8-fixed.toml", int8.replace('reset = "per-layer"', 'reset = "subtract"')),
         "t_unknown": ("profiles/int8-fixed.toml", int8.replace("[passes]", "dither = true\n\n"
                                                                           "[passes]")),
         "t_missing": ("profiles/int8-fixed.toml", "\n".join(

@@ -258,3 +258,15 @@ def test_old_specs_and_compiled_models_read_as_lif_reset_to_zero(tmp_path: Path)
              arrays)
     layers = load_qnet(tmp_path / "old.npz").layers
     assert {(ly.neuron, ly.reset, ly.alpha_q) for ly in layers[:-1]} == {("lif", "zero", 0)}
+
+
+def test_a_profile_compiling_reset_to_zero_refuses_subtracting_layers() -> None:
+    from sastc.passes.quantize import check_resets
+    from sastc.profile import EXAMPLE, Numerics
+
+    net = fuse(make_graph(ARCHS["lif-subtract"]))
+    with pytest.raises(CompileError, match=r"layers \['conv0', 'fc2'\] reset by subtraction.*"
+                                           r"numerics.reset = 'zero'"):
+        check_resets(net, Numerics.from_dict({**EXAMPLE, "reset": "zero"}, "zero-only"),
+                     "zero-only")
+    check_resets(net, Numerics.from_dict({**EXAMPLE, "reset": "per-layer"}, "any"), "any")

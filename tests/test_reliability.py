@@ -233,7 +233,8 @@ def _numerics(**changes: object) -> dict:
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"reset": "subtract"}, "numerics.reset 'subtract' is not supported; supported: zero"),
+    ({"reset": "subtract"}, "numerics.reset 'subtract' is not supported; supported: per-layer, "
+                            "zero"),
     ({"rounding": "nearest-even"}, "numerics.rounding 'nearest-even' is not supported"),
     ({"threshold": "greater-equal"}, "numerics.threshold 'greater-equal' is not supported"),
     ({"clip_search": "percentile"}, "supported: mse, max"),

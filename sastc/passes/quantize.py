@@ -221,10 +221,20 @@ def range_warnings(float_layer: FloatLayer, layer: QLayer) -> list[str]:
     return warnings
 
 
+def check_resets(net: FloatNet, num: Numerics, profile: str) -> None:
+    """A profile with ``reset = "zero"`` refuses layers that reset by subtraction."""
+    subtracting = [layer.name for layer in net.layers if layer.reset == "subtract"]
+    if num.reset == "zero" and subtracting:
+        raise CompileError(f"layers {subtracting} reset by subtraction, and profile {profile!r} "
+                           "compiles reset to zero only (numerics.reset = 'zero'); use a profile "
+                           "with reset = 'per-layer' or retrain with reset=zero")
+
+
 def quantize_pass(ctx) -> None:
     """Contract: ``ctx.qnet`` holds the integer network of ``ctx.float_net`` for the profile;
     ``report["quantize"]["warnings"]`` lists what the integers cannot represent."""
     net = ctx.require_float_net("quantize")
+    check_resets(net, ctx.profile.numerics, ctx.profile.name)
     ctx.qnet = quantize_net(net, ctx.profile.numerics, ctx.threshold_scales)
     ctx.qnet.profile = {"name": ctx.profile.name, **ctx.profile.numerics}
     pairs = list(zip(net.layers, ctx.qnet.layers, strict=True))
