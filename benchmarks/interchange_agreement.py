@@ -45,6 +45,7 @@ from sastc.train.export import checkpoint_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.nir_peers import neurobench_synops, run_in_peer
+from tests.peer_models import MODEL_PEER_NETS
 from tests.peer_nets import PEER_NETS
 
 
@@ -62,7 +63,7 @@ def agreements(mine: list[np.ndarray], reference: list[np.ndarray]) -> str:
 
 
 def peer_rows(frames: np.ndarray, work: Path) -> None:
-    for name, peer in PEER_NETS.items():
+    for name, peer in {**PEER_NETS, **MODEL_PEER_NETS}.items():
         net = peer.build()
         theirs = peer.run(net, frames)
         graph = import_nir(peer.export(net, work / f"{name}.nir"), peer.options)
