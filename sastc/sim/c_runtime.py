@@ -5,7 +5,7 @@ the ``model.h`` of a build directory (written by the ``c-header`` emitter).
 :class:`CRuntime` streams frames through it (protocol in harness.c and
 docs/runtime.md) and returns the same :class:`SimOutput` as
 ``IntegerSimulator.run(record=True)``: per layer spikes ``bool [T, B, *out_shape]``
-(LIF) or membranes ``int64 [T, B, classes]`` (LI readout), and int64 logits.
+(spiking layers) or membranes ``int64 [T, B, classes]`` (LI readout), and int64 logits.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ class SimOutput:
     """Result of simulating one batch.
 
     ``logits``: ``[B, classes]``. ``records`` (when asked for): per layer, spikes
-    ``bool [T, B, *out_shape]`` of LIF layers or the membrane ``[T, B, classes]``
+    ``bool [T, B, *out_shape]`` of spiking layers or the membrane ``[T, B, classes]``
     of an LI readout.
     """
 

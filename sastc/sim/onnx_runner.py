@@ -5,7 +5,7 @@ previous step (membranes, and the synaptic currents of CubaLIF layers) and retur
 :class:`SimOutput` laid out as the simulators': spikes ``bool [T, B, *out_shape]`` of
 every spiking layer, the readout membrane ``[T, B, classes]``
 and logits ``[B, classes]`` (float LI: mean over time; integer LI: sum over
-time; LIF readout: summed spikes). onnxruntime is imported on first use.
+time; spiking readout: summed spikes). onnxruntime is imported on first use.
 """
 
 from __future__ import annotations
