@@ -30,7 +30,7 @@ from sastc.train.scan.rule import ScanRule
 
 SUFFIXES = {torch.float32: "f32", torch.float64: "f64"}
 ALIGN = 16  # neurons per range boundary: whole 64-byte lines of float32
-MIN_PER_THREAD = 1 << 15  # elements (T x neurons) below which one thread does it all
+MIN_PER_THREAD = 1 << 18  # elements (T x neurons) per extra thread: a hand-off costs ~0.1 ms
 
 _LOG = logging.getLogger(__name__)
 _POINTERS, _SIZES = [ctypes.c_void_p] * 4, [ctypes.c_long] * 4

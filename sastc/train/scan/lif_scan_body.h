@@ -2,9 +2,11 @@
  * REAL (the type), SFX(name) (the exported name's suffix) and EXP (its exp) defined.
  *
  * Memory is [T, N] (time-major, neuron n of step t at t * N + n). Neurons are walked in
- * blocks of BLOCK whose state (u, c or the backward carries) stays in L1 while the loop
+ * blocks of BLOCK whose state (u, c or the backward carries) stays in cache while the loop
  * runs over all T steps; the inner loop over a block's neurons is what the compiler
  * vectorises. Each thread gets its own range [n0, n1) of neurons. */
+
+#define BLOCK ((long)(BLOCK_BYTES / sizeof(REAL)))
 
 /* Forward over neurons [n0, n1): spikes s[t], and u_pre[t] unless KEEP is 0. */
 static inline __attribute__((always_inline)) void SFX(forward_range)(
@@ -92,3 +94,5 @@ void SFX(lif_backward)(const REAL *gs, const REAL *upre, const REAL *spk, REAL *
     else { if (subtract) SASTC_BWD(0, 1); else SASTC_BWD(0, 0); }
 #undef SASTC_BWD
 }
+
+#undef BLOCK
