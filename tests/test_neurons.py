@@ -270,3 +270,16 @@ def test_a_profile_compiling_reset_to_zero_refuses_subtracting_layers() -> None:
         check_resets(net, Numerics.from_dict({**EXAMPLE, "reset": "zero"}, "zero-only"),
                      "zero-only")
     check_resets(net, Numerics.from_dict({**EXAMPLE, "reset": "per-layer"}, "any"), "any")
+
+
+@pytest.mark.parametrize("flavor", ["norse", "sinabs", "snntorch", "spikingjelly", "rockpool"])
+def test_peer_flavours_refuse_what_their_importer_does_not_run_as_sastc(flavor: str,
+                                                                        tmp_path: Path) -> None:
+    pytest.importorskip("nir")
+    from sastc.backends.nir_export import emit_nir
+
+    model = _emit_input(ARCHS["cuba-subtract"], None)
+    model.nir_flavor = flavor
+    with pytest.raises(CompileError, match=rf"nir: .*layer 'conv0' \(cuba, reset subtract\)|"
+                                           rf"the {flavor} flavour only reads"):
+        emit_nir(model, tmp_path)
