@@ -283,3 +283,18 @@ def test_peer_flavours_refuse_what_their_importer_does_not_run_as_sastc(flavor: 
     with pytest.raises(CompileError, match=rf"nir: .*layer 'conv0' \(cuba, reset subtract\)|"
                                            rf"the {flavor} flavour only reads"):
         emit_nir(model, tmp_path)
+
+
+@pytest.mark.parametrize("case", ["lif-subtract", "if-subtract", "cuba-zero", "mixed"])
+def test_float_onnx_step_equals_the_float_simulator(case: str, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from sastc.backends.onnx_export import emit_onnx
+    from sastc.sim.onnx_runner import OnnxRunner
+
+    model = _emit_input(ARCHS[case], None)
+    frames = random_frames(make_qnet(ARCHS[case], "int8-fixed"), 4, seed=7)
+    ours = FloatSimulator(model.float_net, "hard").run(frames, record=True)
+    theirs = OnnxRunner(emit_onnx(model, tmp_path)[0]).run(frames, record=True)
+    for mine, other in zip(ours.records[:-1], theirs.records[:-1], strict=True):
+        np.testing.assert_array_equal(mine, other)
+    np.testing.assert_allclose(theirs.logits, ours.logits, rtol=1e-5, atol=1e-5)
