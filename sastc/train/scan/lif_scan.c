@@ -44,6 +44,23 @@ static inline float exp_f32(float x) {
     return y * scale;
 }
 
+/* Denormal numbers flushed to zero (results and inputs) while a kernel that computes
+ * sigmoids runs, restored afterwards: far below the threshold k sigma (1 - sigma) and its
+ * products underflow, and denormal arithmetic made those steps 2x slower (measured).
+ * This moves results by less than 1.2e-38 (float); the hard forward never flushes. */
+#if defined(__SSE__)
+#include <xmmintrin.h>
+static inline unsigned flush_denormals(void) {
+    const unsigned old = _mm_getcsr();
+    _mm_setcsr(old | 0x8040u); /* FTZ | DAZ */
+    return old;
+}
+static inline void restore_denormals(unsigned old) { _mm_setcsr(old); }
+#else
+static inline unsigned flush_denormals(void) { return 0; }
+static inline void restore_denormals(unsigned old) { (void)old; }
+#endif
+
 #define REAL float
 #define SFX(name) name##_f32
 #define EXP exp_f32

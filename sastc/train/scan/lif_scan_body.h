@@ -74,6 +74,7 @@ void SFX(lif_forward)(const REAL *cur, REAL *spk, REAL *upre, long T, long N, lo
                       long n1, double beta, double theta, double k, double alpha, int smooth,
                       int subtract) {
     const REAL B = (REAL)beta, H = (REAL)theta, K = (REAL)k, A = (REAL)alpha;
+    const unsigned fp_state = smooth ? flush_denormals() : 0;
 #define SASTC_FWD(S, R, P) SFX(forward_range)(cur, spk, upre, T, N, n0, n1, B, H, K, A, S, R, P)
     if (upre) {
         if (smooth) { if (subtract) SASTC_FWD(1, 1, 1); else SASTC_FWD(1, 0, 1); }
@@ -83,16 +84,19 @@ void SFX(lif_forward)(const REAL *cur, REAL *spk, REAL *upre, long T, long N, lo
         else { if (subtract) SASTC_FWD(0, 1, 0); else SASTC_FWD(0, 0, 0); }
     }
 #undef SASTC_FWD
+    if (smooth) restore_denormals(fp_state);
 }
 
 void SFX(lif_backward)(const REAL *gs, const REAL *upre, const REAL *spk, REAL *gcur, long T,
                        long N, long n0, long n1, double beta, double theta, double k,
                        double alpha, int smooth, int subtract) {
     const REAL B = (REAL)beta, H = (REAL)theta, K = (REAL)k, A = (REAL)alpha;
+    const unsigned fp_state = flush_denormals();
 #define SASTC_BWD(S, R) SFX(backward_range)(gs, upre, spk, gcur, T, N, n0, n1, B, H, K, A, S, R)
     if (smooth) { if (subtract) SASTC_BWD(1, 1); else SASTC_BWD(1, 0); }
     else { if (subtract) SASTC_BWD(0, 1); else SASTC_BWD(0, 0); }
 #undef SASTC_BWD
+    restore_denormals(fp_state);
 }
 
 #undef BLOCK
