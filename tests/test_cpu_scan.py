@@ -96,6 +96,20 @@ def test_odd_sizes_and_one_step(split_small: None, shape: tuple[int, ...]) -> No
         torch.testing.assert_close(grad, expected_grad, rtol=1e-9, atol=1e-12)
 
 
+def test_far_from_threshold_and_the_callers_denormals_untouched() -> None:
+    torch.manual_seed(8)
+    current = torch.randn(6, 500) * torch.tensor([0.5, 30.0, 300.0, 1e30]).repeat(125)
+    weights = torch.randn_like(current)
+    for mode in MODES:
+        rule = ScanRule(0.9, 1.0, 5.0, mode, "zero", 0.0)
+        spikes, grad = _scan_and_grad(current, rule, weights, fused=True)
+        expected, expected_grad = _scan_and_grad(current, rule, weights, fused=False)
+        torch.testing.assert_close(spikes, expected, rtol=0, atol=1e-6)
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-4, atol=1e-6)
+    tiny = torch.tensor([1e-39]) * torch.tensor([1.0])  # denormal: not flushed in this thread
+    assert float(tiny) > 0.0
+
+
 def test_non_contiguous_inputs_and_gradients() -> None:
     torch.manual_seed(6)
     current = torch.randn(5, 8, 9, dtype=torch.float64).transpose(1, 2)
