@@ -105,10 +105,13 @@ def compile_to(cc: list[str], flags: tuple[str, ...], target: Path) -> None:
 def _load_from_temporary(cc: list[str], flags: tuple[str, ...], name: str,
                          why: str) -> ctypes.CDLL:
     _LOG.info("fused CPU scan: %s; compiling into a temporary directory", why)
-    with tempfile.TemporaryDirectory(prefix="sastc-kernel-") as folder:
-        target = Path(folder) / name
-        compile_to(cc, flags, target)
-        return ctypes.CDLL(str(target))  # stays mapped after the folder is removed
+    try:
+        with tempfile.TemporaryDirectory(prefix="sastc-kernel-") as folder:
+            target = Path(folder) / name
+            compile_to(cc, flags, target)
+            return ctypes.CDLL(str(target))  # stays mapped after the folder is removed
+    except (OSError, SastcError) as exc:
+        raise BuildFailed(f"{why}, and no temporary directory either ({exc})") from exc
 
 
 def load_library() -> ctypes.CDLL:

@@ -5,9 +5,10 @@ neurons through all ``T`` steps with the state in cache: the forward reads ``I``
 writes ``s`` and ``u_pre`` (``u_pre`` only when a backward pass will need it), the backward
 reads ``dL/ds``, ``u_pre`` and, for the surrogate forward, ``s``, and writes ``dL/dI``;
 the equations are those of :mod:`sastc.train.scan.rule`. Hard spikes are bit-identical to
-the reference scan's (no fused multiply-add); sigmoids use a polynomial ``exp`` within
-2 ulp of libm's. float32 and float64 tensors; the neurons are split into
-``torch.get_num_threads()`` ranges, run at once (ctypes releases the GIL).
+the reference scan's (its arithmetic has no fused multiply-add); sigmoids use a polynomial
+``exp`` within 2 ulp of libm's, with denormal results flushed to zero. float32 and float64
+tensors; the neurons are split into up to ``torch.get_num_threads()`` ranges (one per
+``MIN_PER_THREAD`` elements) that run at once (ctypes releases the GIL).
 
 Without a C compiler, or if the build fails, :func:`available` is False (the reason is
 logged once) and :mod:`sastc.train.scan.dispatch` runs the torch scan.
