@@ -232,6 +232,24 @@ def check_equivalence(spec: ArchSpec, frames: torch.Tensor, labels: torch.Tensor
     snnTorch vs :func:`detached_reset_scan` (autograd, reset detached), and, for
     information, sastc vs snnTorch directly (they differ by the reset's gradient).
     """
+    with strict_fp32():
+        return _check_equivalence(spec, frames, labels, seed, device)
+
+
+@contextlib.contextmanager
+def strict_fp32() -> Iterator[None]:
+    """Without TF32 (cuDNN's default for fp32 convolutions on CUDA): sastc's time-folded and
+    snnTorch's per-step convolutions then round alike, so spikes compare exactly."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def _check_equivalence(spec: ArchSpec, frames: torch.Tensor, labels: torch.Tensor, seed: int,
+                       device: str) -> dict[str, Any]:
     models = make_models(spec, seed, device)
     frames, labels = frames.to(device), labels.to(device)
     sastc_net, snn_net = models["sastc-conventional"], models["snntorch"]
