@@ -50,7 +50,7 @@ class SigmoidSurrogate(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, slope: float) -> torch.Tensor:
         ctx.save_for_backward(x)
         ctx.slope = slope
-        return (x > 0).float()
+        return (x > 0).to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
