@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sastc.train.chunks import accumulate, slice_size
 
 LR = 2e-3  # sastc's default --lr (Adam)
 
@@ -31,6 +34,23 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, frames: torch
     loss.backward()
     optimizer.step()
     return loss.detach()  # a tensor: reading its value would wait for the GPU
+
+
+def sastc_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, frames: torch.Tensor,
+                     labels: torch.Tensor) -> torch.Tensor:
+    """sastc's own update (``sastc.train.epoch``): the same gradient as :func:`train_step`,
+    accumulated over cache-sized slices of the minibatch on CPU (``sastc.train.chunks``)."""
+    spec = getattr(model, "model", model).spec
+    size = slice_size(spec, frames.shape[0], frames.shape[1], frames.device)
+    optimizer.zero_grad(set_to_none=True)
+    loss = accumulate(model, frames, labels, size)
+    optimizer.step()
+    return loss
+
+
+def step_for(name: str) -> Callable[..., torch.Tensor]:
+    """sastc's models train with sastc's step, the peers' with the plain one."""
+    return sastc_train_step if name.startswith("sastc") else train_step
 
 
 @dataclass
@@ -60,7 +80,7 @@ def time_models(models: dict[str, nn.Module], batches: list[tuple[torch.Tensor, 
     names = list(models)
     for name in names:
         for i in range(warmup):
-            train_step(models[name], optimizers[name], *batches[i % len(batches)])
+            step_for(name)(models[name], optimizers[name], *batches[i % len(batches)])
     timings = {name: Timing([], [], []) for name in names}
     step = 0
     for repeat in range(repeats):
@@ -68,7 +88,8 @@ def time_models(models: dict[str, nn.Module], batches: list[tuple[torch.Tensor, 
             synchronize(device)
             wall, cpu, faults = time.perf_counter(), time.process_time(), minor_faults()
             for i in range(iters):
-                train_step(models[name], optimizers[name], *batches[(step + i) % len(batches)])
+                step_for(name)(models[name], optimizers[name],
+                               *batches[(step + i) % len(batches)])
             synchronize(device)
             timings[name].wall.append((time.perf_counter() - wall) / iters)
             timings[name].cpu.append((time.process_time() - cpu) / iters)

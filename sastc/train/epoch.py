@@ -14,6 +14,7 @@ from tqdm import tqdm
 from sastc.data.base import FrameSet
 from sastc.errors import TrainingDiverged
 from sastc.progress import bar_disabled
+from sastc.train.chunks import accumulate, slice_size
 from sastc.train.config import TrainConfig
 from sastc.train.distributed import Dist
 from sastc.train.evaluate import to_time_major
@@ -109,31 +110,29 @@ def _pairs(batches: list[torch.Tensor], config: TrainConfig, count: int,
 
 
 def loss_closure(model: torch.nn.Module, frames: torch.Tensor, labels: torch.Tensor,
-                 keep_logits: list[torch.Tensor] | None = None):
-    """A closure computing the cross-entropy of ``model`` on one batch and its gradient."""
+                 keep_logits: list[torch.Tensor] | None = None, slice_samples: int = 0):
+    """A closure computing the cross-entropy of ``model`` on one batch and its gradient,
+    in slices of ``slice_samples`` (0: the whole batch; see :mod:`sastc.train.chunks`)."""
     def closure() -> torch.Tensor:
-        logits = model(frames)
-        if keep_logits is not None:
-            keep_logits.append(logits.detach())
-        loss = F.cross_entropy(logits, labels)
-        loss.backward()
-        return loss
+        return accumulate(model, frames, labels, slice_samples or labels.shape[0], keep_logits)
 
     return closure
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sam: SAM | None,
-               source: Batches, first_idx: torch.Tensor, second_idx: torch.Tensor | None
-               ) -> tuple[float, int, int]:
-    """One update (SAST when ``sam`` and a second batch are given); (loss, correct, seen)."""
+               source: Batches, first_idx: torch.Tensor, second_idx: torch.Tensor | None,
+               slice_samples: int = 0) -> tuple[float, int, int]:
+    """One update (SAST when ``sam`` and a second batch are given); (loss, correct, seen).
+    Gradients are accumulated over slices of ``slice_samples`` (0: whole batches)."""
     x1, y1 = source.get(first_idx)
     logits: list[torch.Tensor] = []
-    first = loss_closure(model, x1, y1, logits)
+    first = loss_closure(model, x1, y1, logits, slice_samples)
     if second_idx is None or sam is None:
         loss = plain_step(optimizer, first)
     else:
         x2, y2 = (x1, y1) if second_idx is first_idx else source.get(second_idx)
-        loss = sam_step(optimizer, sam, first, loss_closure(model, x2, y2))
+        loss = sam_step(optimizer, sam, first, loss_closure(model, x2, y2,
+                                                            slice_samples=slice_samples))
     return loss, int((logits[0].argmax(1) == y1).sum()), len(y1)
 
 
@@ -148,12 +147,15 @@ def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     start = time.perf_counter()
     source = Batches(data, config, dist, generator)
     batches = batch_indices(len(data), config.batch_size, generator)
+    spec = getattr(model, "module", model).spec
+    slices = slice_size(spec, data.time_bins, config.batch_size // dist.world, dist.device)
     losses, correct, seen = [], 0, 0
     bar = tqdm(_pairs(batches, config, len(data), generator), total=len(batches), leave=False,
                position=1, desc=description, unit="batch",
                disable=bar_disabled(config.progress and dist.is_main))
     for first_idx, second_idx in bar:
-        loss, hits, count = train_step(model, optimizer, sam, source, first_idx, second_idx)
+        loss, hits, count = train_step(model, optimizer, sam, source, first_idx, second_idx,
+                                       slices)
         reference_loss = loss if reference_loss is None else reference_loss
         check_loss(loss, reference_loss)
         scheduler.step()

@@ -1,0 +1,76 @@
+"""Gradient accumulation over slices: the same update as the whole minibatch."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sastc.spec import parse_arch
+from sastc.train.chunks import CPU_SLICE_BYTES, accumulate, slice_size
+from sastc.train.model import SpikingNet, init_weights
+
+ARCH = "conv(4, 3, stride=2) pool(2) dense(8) readout"
+
+
+def tiny_net(mode: str = "conventional") -> SpikingNet:
+    spec = parse_arch(ARCH, (2, 12, 12), 3)
+    model = SpikingNet(spec, mode).double()
+    init_weights(model, 2.0, 0)
+    return model
+
+
+def batch(samples: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    frames = (torch.rand(5, samples, 2, 12, 12, generator=generator) < 0.3).double()
+    return frames, torch.randint(0, 3, (samples,), generator=generator)
+
+
+@pytest.mark.parametrize("mode", ["surrogate", "conventional"])
+@pytest.mark.parametrize("size", [1, 3, 4, 10])
+def test_sliced_gradient_equals_the_whole_batch(mode: str, size: int) -> None:
+    frames, labels = batch()
+    whole, sliced = tiny_net(mode), tiny_net(mode)
+    loss = F.cross_entropy(whole(frames), labels)
+    loss.backward()
+    kept: list[torch.Tensor] = []
+    total = accumulate(sliced, frames, labels, size, kept)
+    torch.testing.assert_close(total, loss.detach())
+    torch.testing.assert_close(kept[0], whole(frames).detach())
+    for a, b in zip(whole.parameters(), sliced.parameters(), strict=True):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-12, atol=1e-14)
+
+
+def test_slices_fit_the_budget_and_are_even() -> None:
+    spec = parse_arch(ARCH, (2, 34, 34), 10)
+    per_sample = 4 * 16 * 2 * 34 * 34  # the input is this spec's largest layer
+    size = slice_size(spec, 16, 256, "cpu")
+    assert size * per_sample <= CPU_SLICE_BYTES < 2 * size * per_sample
+    assert 256 % size == 0 or 256 % size > size // 2
+    assert slice_size(spec, 16, 8, "cpu") == 8
+    assert slice_size(spec, 4000, 256, "cpu") == 1  # at least one sample
+    assert slice_size(spec, 64, 256, "cuda") == 256  # GPUs take the whole batch
+
+
+def test_distributed_models_sync_on_the_last_slice_only() -> None:
+    frames, labels = batch(6)
+    model = tiny_net()
+    entered: list[int] = []
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.module = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.module(x)
+
+        @contextlib.contextmanager
+        def no_sync(self):
+            entered.append(1)
+            yield
+
+    accumulate(Wrapped(), frames, labels, 2)
+    assert len(entered) == 2  # three slices: the first two skip the all-reduce
