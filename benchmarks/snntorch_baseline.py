@@ -148,8 +148,9 @@ class SnnTorchNet(nn.Module):
         raise AssertionError("an ArchSpec always ends with a readout")
 
 
-def copy_weights(source: SpikingNet, target: SnnTorchNet) -> None:
-    """Give ``target`` the weights of ``source`` (same layer order, same shapes)."""
+def copy_weights(source: SpikingNet, target: nn.Module) -> None:
+    """Give ``target`` (a network with ``synapses`` in ``source``'s layer order and shapes:
+    :class:`SnnTorchNet`, ``SpikingJellyNet``) the weights of ``source``."""
     with torch.no_grad():
         for module, synapse in zip(source.layers, target.synapses, strict=True):
             linear = synapse[1] if isinstance(synapse, nn.Sequential) else synapse

@@ -18,7 +18,6 @@ from torch import nn
 
 from sastc.spec import ArchSpec, Conv, Dense, Pool, Readout
 from sastc.train.lif import leaky_readout
-from sastc.train.model import SpikingNet
 
 
 class SeqSumPool(nn.Module):
@@ -92,12 +91,3 @@ class SpikingJellyNet(nn.Module):
             if record is not None:
                 record.append(x)
         raise AssertionError("an ArchSpec always ends with a readout")
-
-
-def copy_weights(source: SpikingNet, target: SpikingJellyNet) -> None:
-    """Give ``target`` the weights of ``source`` (same layer order, same shapes)."""
-    with torch.no_grad():
-        for module, synapse in zip(source.layers, target.synapses, strict=True):
-            linear = synapse[1] if isinstance(synapse, nn.Sequential) else synapse
-            for name, value in module.named_parameters():
-                getattr(linear, name).copy_(value)

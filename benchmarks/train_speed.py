@@ -81,7 +81,6 @@ from speed_report import (
 )
 from speed_timing import LR, paired_ratio, rate_summary, time_models, train_step
 from spikingjelly_baseline import SpikingJellyNet
-from spikingjelly_baseline import copy_weights as copy_weights_sj
 
 INIT_GAIN = 2.0  # sastc's default --init-gain
 GRID = ((16, 32), (16, 256), (64, 128))  # (T, batch) settings of the throughput table
@@ -169,7 +168,7 @@ def make_models(spec: ArchSpec, seed: int, device: str = "cpu", torch_scan: bool
         models[name] = model
     if spikingjelly_installed():
         model = SpikingJellyNet(spec)
-        copy_weights_sj(models["sastc-conventional"], model)
+        copy_weights(models["sastc-conventional"], model)
         models["spikingjelly"] = model
     return {name: model.to(device) for name, model in models.items()}
 

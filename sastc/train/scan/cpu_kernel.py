@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from sastc.train.scan import cpu_build
+from sastc.train.scan.autograd import scan_function
 from sastc.train.scan.rule import ScanRule
 
 SUFFIXES = {torch.float32: "f32", torch.float64: "f64"}
@@ -149,17 +150,4 @@ def backward(grad_spikes: torch.Tensor, u_pre: torch.Tensor, spikes: torch.Tenso
     return grad_current
 
 
-class FusedScan(torch.autograd.Function):
-    """Autograd wrapper: saves ``u_pre`` and the spikes, runs :func:`backward`."""
-
-    @staticmethod
-    def forward(ctx, current: torch.Tensor, rule: ScanRule) -> torch.Tensor:
-        spikes, u_pre = forward(current, rule)
-        ctx.save_for_backward(u_pre, spikes)
-        ctx.rule = rule
-        return spikes
-
-    @staticmethod
-    def backward(ctx, grad_spikes: torch.Tensor):
-        u_pre, spikes = ctx.saved_tensors
-        return backward(grad_spikes, u_pre, spikes, ctx.rule), None
+FusedScan = scan_function("FusedScan", forward, backward)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from sastc.train.scan.autograd import scan_function
 from sastc.train.scan.rule import ScanRule
 
 
@@ -59,17 +60,6 @@ def backward_scan(grad_spikes: torch.Tensor, u_pre: torch.Tensor, spikes: torch.
     return grad_current
 
 
-class TorchScan(torch.autograd.Function):
-    """Autograd wrapper: saves ``u_pre`` and ``s``, runs :func:`backward_scan`."""
-
-    @staticmethod
-    def forward(ctx, current: torch.Tensor, rule: ScanRule) -> torch.Tensor:
-        spikes, u_pre = forward_scan(current, rule)
-        ctx.save_for_backward(u_pre, spikes)
-        ctx.rule = rule
-        return spikes
-
-    @staticmethod
-    def backward(ctx, grad_spikes: torch.Tensor):
-        u_pre, spikes = ctx.saved_tensors
-        return backward_scan(grad_spikes.contiguous(), u_pre, spikes, ctx.rule), None
+TorchScan = scan_function(
+    "TorchScan", forward_scan,
+    lambda grad, u_pre, spikes, rule: backward_scan(grad.contiguous(), u_pre, spikes, rule))

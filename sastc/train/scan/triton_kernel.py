@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from sastc.train.scan.autograd import scan_function
 from sastc.train.scan.layout import same_layout, time_major
 from sastc.train.scan.rule import ScanRule
 from sastc.train.scan.torch_ops import forward_scan
@@ -120,17 +121,6 @@ def triton_cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-class TritonScan(torch.autograd.Function):
-    """Autograd wrapper: saves ``u_pre`` only (the backward recomputes the spike)."""
-
-    @staticmethod
-    def forward(ctx, current: torch.Tensor, rule: ScanRule) -> torch.Tensor:
-        spikes, u_pre = forward(current, rule)
-        ctx.save_for_backward(u_pre)
-        ctx.rule = rule
-        return spikes
-
-    @staticmethod
-    def backward(ctx, grad_spikes: torch.Tensor):
-        (u_pre,) = ctx.saved_tensors
-        return backward(grad_spikes, u_pre, ctx.rule), None
+TritonScan = scan_function(
+    "TritonScan", forward, lambda grad, u_pre, _spikes, rule: backward(grad, u_pre, rule),
+    keep_spikes=False)
