@@ -1,32 +1,27 @@
-"""Training speed of sastc against snnTorch on the same network, and SAST's cost per epoch.
+"""Training speed of sastc against snnTorch and SpikingJelly, and SAST's cost per epoch.
 
-Part 1, throughput: samples per second of one gradient evaluation (forward,
-backward and an Adam step on one minibatch) of sastc's ``SpikingNet`` and of the
-same network written the usual snnTorch way (per time step: ``nn.Conv2d`` /
-``nn.Linear`` on that step's ``[B, ...]`` frame, then ``snn.Leaky`` with reset to
-zero and a sigmoid surrogate; readout ``nn.Linear`` into ``snn.Leaky`` without
-reset, logits = mean membrane over time). Both get the same weights (copied from
-sastc), the same minibatches, T, batch size and thread count, in one process;
-their repeats are interleaved so that drift on the machine hits both alike.
+Part 1, throughput: samples per second of one gradient evaluation (forward, backward and
+an Adam step on one minibatch) of sastc's ``SpikingNet`` (its own training step: fused
+LIF scan, on CPU the minibatch in cache-sized slices), of the same network written the
+usual snnTorch way (per time step, ``snn.Leaky`` with reset to zero; ``snntorch_baseline``)
+and in SpikingJelly's multi-step mode (``spikingjelly_baseline``), at each (T, batch) of
+``--grid``, on the CPU or a CUDA device. All get the same weights and minibatches in one
+process; their repeats are interleaved so that drift on the machine hits all alike.
+Before timing, ``speed_equivalence.check_equivalence`` checks on one batch that they
+compute the same function (hard spikes, logits, loss, gradients).
 
-Before timing, equivalence is checked on one batch (see :func:`check_equivalence`):
-hard mode must give identical spikes and the same logits as snnTorch; sastc's
-``conventional`` mode (hard forward, sigmoid-surrogate backward, the same function
-snnTorch trains) must give the same loss, and its gradients must match an
-autograd reference, while snnTorch's gradients must match that reference with the
-reset detached (snnTorch detaches the reset, sastc differentiates through it).
+Part 2, SAST's cost per epoch: one real epoch of ``sastc.train.epoch.run_epoch`` on the
+synthetic dataset with ``mode="sast"`` (second batch independent, and the same batch)
+against ``mode="surrogate"`` (rho = 0); no evaluation is timed.
 
-Part 2, SAST's cost per epoch: one real epoch of ``sastc.train.epoch.run_epoch``
-on the synthetic dataset with ``mode="sast"`` (second batch independent, and the
-same batch) against ``mode="surrogate"`` (rho = 0); no evaluation is timed.
-
-    python benchmarks/train_speed.py                # about 2 minutes on 2 idle cores
-    python benchmarks/train_speed.py --quick        # under a minute
+    python benchmarks/train_speed.py                # about 8 minutes on 2 idle cores
+    python benchmarks/train_speed.py --quick --grid 16x32   # about a minute
+    python benchmarks/train_speed.py --device cuda --skip-epochs --torch-scan
     python benchmarks/train_speed.py --threads 1 --json speed.json
     python benchmarks/train_speed.py --profile      # also the top ops of one step
     python benchmarks/train_speed.py --no-malloc-tuning  # glibc's default allocator
 
-The timings mean something only on an otherwise idle machine: how many CPUs other
+The CPU timings mean something only on an otherwise idle machine: how many CPUs other
 processes kept busy (from ``/proc/stat``, one second before and after the run) is
 printed and stored, with a warning when it was 0.2 or more.
 """
@@ -34,23 +29,16 @@ printed and stored, with a warning when it was 0.2 or more.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
 import json
-import os
 import statistics
 import sys
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-import sastc.train.model as sastc_model
 from sastc.allocator import tune_allocator
 from sastc.data import DATASETS, load_frames
 from sastc.data.base import FrameSet
@@ -60,17 +48,13 @@ from sastc.train.data_setup import TrainingData
 from sastc.train.distributed import Dist
 from sastc.train.epoch import run_epoch
 from sastc.train.evaluate import to_time_major
-from sastc.train.lif import lif_scan_reference
-from sastc.train.model import SpikingNet, Trace, init_weights
 from sastc.train.run import new_run
 from sastc.train.sam import SAM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by path
-from snntorch_baseline import (
-    SnnTorchNet,
-    copy_weights,
-    sigmoid_surrogate,  # noqa: F401  (part of this script's interface: its tests use it)
-)
+from snntorch_baseline import sigmoid_surrogate  # noqa: F401  (its tests use it from here)
+from speed_equivalence import check_equivalence, detached_reset_scan  # noqa: F401
+from speed_models import INIT_GAIN, make_models, spikingjelly_installed  # noqa: F401
 from speed_report import (
     _cpus,
     busy_cpus,
@@ -80,9 +64,7 @@ from speed_report import (
     throughput_table,
 )
 from speed_timing import LR, paired_ratio, rate_summary, time_models, train_step
-from spikingjelly_baseline import SpikingJellyNet
 
-INIT_GAIN = 2.0  # sastc's default --init-gain
 GRID = ((16, 32), (16, 256), (64, 128))  # (T, batch) settings of the throughput table
 
 
@@ -128,204 +110,6 @@ class Settings:
 
 
 QUICK = Settings(repeats=3, iters=2, epoch_samples=256, epoch_repeats=2)
-
-
-def spikingjelly_installed() -> bool:
-    return importlib.util.find_spec("spikingjelly") is not None
-
-
-class ScanBackend(nn.Module):
-    """``model`` with its LIF scans forced to ``backend`` (``$SASTC_SCAN`` during forward; the
-    backward pass belongs to the scan the forward chose)."""
-
-    def __init__(self, model: SpikingNet, backend: str) -> None:
-        super().__init__()
-        self.model, self.backend = model, backend
-
-    def forward(self, frames: torch.Tensor, trace: Trace | None = None) -> torch.Tensor:
-        with mock.patch.dict(os.environ, {"SASTC_SCAN": self.backend}):
-            return self.model(frames, trace)
-
-
-def make_models(spec: ArchSpec, seed: int, device: str = "cpu", torch_scan: bool = False
-                ) -> dict[str, nn.Module]:
-    """sastc in its two training modes, snnTorch (step-wise and folded) and SpikingJelly
-    (multi-step; where installed), all with the same weights, on ``device``."""
-    torch.manual_seed(seed)
-    models: dict[str, nn.Module] = {}
-    for mode in ("conventional", "surrogate"):
-        model = SpikingNet(spec, mode)
-        init_weights(model, INIT_GAIN, seed)
-        models[f"sastc-{mode}"] = model
-    if torch_scan:
-        for mode in ("conventional", "surrogate"):
-            twin = SpikingNet(spec, mode)
-            twin.load_state_dict(models[f"sastc-{mode}"].state_dict())
-            models[f"sastc-{mode}-torch-scan"] = ScanBackend(twin, "torch")
-    for name, fold in (("snntorch", False), ("snntorch-folded", True)):
-        model = SnnTorchNet(spec, fold_synapses=fold)
-        copy_weights(models["sastc-conventional"], model)
-        models[name] = model
-    if spikingjelly_installed():
-        model = SpikingJellyNet(spec)
-        copy_weights(models["sastc-conventional"], model)
-        models["spikingjelly"] = model
-    return {name: model.to(device) for name, model in models.items()}
-
-
-# --- equivalence --------------------------------------------------------------------------
-
-def detached_reset_scan(current: torch.Tensor, beta: float, theta: float, k: float,
-                        mode: str = "conventional", reset: str = "zero", alpha: float = 0.0
-                        ) -> torch.Tensor:
-    """sastc's LIF rule in plain autograd with the reset detached, as snnTorch does it:
-    hard forward, ``k sigma (1 - sigma)`` backward through the spike output only
-    (``mode`` is accepted for ``lif_scan``'s signature and ignored; the networks timed here
-    are LIF with reset to zero)."""
-    if reset != "zero" or alpha:
-        raise ValueError("detached_reset_scan is LIF with reset to zero")
-    u = torch.zeros_like(current[0])
-    out = []
-    for t in range(current.shape[0]):
-        u_pre = beta * u + current[t]
-        smooth = torch.sigmoid(k * (u_pre - theta))
-        hard = (u_pre > theta).to(current.dtype)
-        s = smooth + (hard - smooth).detach()
-        u = u_pre * (1 - hard)
-        out.append(s)
-    return torch.stack(out)
-
-
-@contextlib.contextmanager
-def sastc_scan(fn: Callable[..., torch.Tensor]) -> Iterator[None]:
-    """Run ``SpikingNet`` with ``fn`` in place of ``lif_scan`` (same signature)."""
-    with mock.patch.object(sastc_model, "lif_scan", fn):
-        yield
-
-
-def _loss_and_grads(model: nn.Module, frames: torch.Tensor, labels: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-    model.zero_grad(set_to_none=True)
-    logits = model(frames)
-    loss = F.cross_entropy(logits, labels)
-    loss.backward()
-    grads = [p.grad.detach().clone() for p in model.parameters()]
-    return logits.detach(), loss.detach(), grads
-
-
-def _grad_rel_diff(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
-    """Largest ``||a - b|| / ||b||`` over the parameters."""
-    return max(float((x - y).norm() / y.norm().clamp_min(1e-30)) for x, y in
-               zip(a, b, strict=True))
-
-
-def check_equivalence(spec: ArchSpec, frames: torch.Tensor, labels: torch.Tensor,
-                      seed: int = 0, device: str = "cpu", dtype: torch.dtype = torch.float32
-                      ) -> dict[str, Any]:
-    """Compare sastc and snnTorch on one batch (same weights); ``ok`` says all checks passed.
-
-    hard: sastc ``hard`` mode vs snnTorch forward (both Heaviside): spikes of every
-    layer identical, logits equal up to float rounding (sastc's readout is a closed
-    form, snnTorch's a loop). conventional: sastc ``conventional`` mode vs snnTorch
-    with :func:`sigmoid_surrogate` of slope ``k``: same logits and loss; gradients of sastc's
-    hand-written backward vs ``lif_scan_reference`` (autograd, same function), of
-    snnTorch vs :func:`detached_reset_scan` (autograd, reset detached), and, for
-    information, sastc vs snnTorch directly (they differ by the reset's gradient).
-
-    A time-folded convolution over ``T x B`` frames and ``T`` per-step ones over ``B`` may
-    sum in different orders (oneDNN picks its kernels by batch size), which flips a spike
-    whose membrane is within float rounding of the threshold (10 in 55 million at T = 64,
-    B = 128 on N-MNIST); :func:`_agrees` allows one in a million, with looser bounds then.
-    """
-    with strict_fp32():
-        return _check_equivalence(spec, frames, labels, seed, device, dtype)
-
-
-def _agrees(result: dict[str, Any], scale: float) -> bool:
-    """sastc's hand-written backward equals autograd's (same convolutions: always tight).
-    Against snnTorch: identical spikes and tight logits, loss and gradients; or, where a
-    convolution's summation order flipped at most one spike in a million, looser bounds
-    (a flipped spike moves the logits it feeds)."""
-    if result["grad_rel_diff_sastc_vs_autograd_reference"] > 1e-4:
-        return False
-    flips = result["hard_spike_mismatches"]
-    if flips > 1e-6 * result["spikes_total"]:
-        return False
-    tight = flips == 0
-    logits_bound = (1e-5 if tight else 0.5) * scale
-    return (result["hard_logits_max_abs_diff"] <= logits_bound
-            and result["conventional_logits_max_abs_diff"] <= logits_bound
-            and result["conventional_loss_abs_diff"]
-            <= (1e-5 if tight else 1e-3) * max(result["conventional_loss"], 1.0)
-            and result["grad_rel_diff_snntorch_vs_detached_reset_reference"]
-            <= (1e-4 if tight else 1e-2))
-
-
-@contextlib.contextmanager
-def strict_fp32() -> Iterator[None]:
-    """Without TF32 (cuDNN's default for fp32 convolutions on CUDA): sastc's time-folded and
-    snnTorch's per-step convolutions then round alike, so spikes compare exactly."""
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
-
-
-def _check_equivalence(spec: ArchSpec, frames: torch.Tensor, labels: torch.Tensor, seed: int,
-                       device: str, dtype: torch.dtype) -> dict[str, Any]:
-    models = {name: model.to(dtype) for name, model in make_models(spec, seed, device).items()}
-    frames, labels = frames.to(device, dtype), labels.to(device)
-    sastc_net, snn_net = models["sastc-conventional"], models["snntorch"]
-    result = {**_hard_checks(sastc_net, snn_net, frames),
-              **_gradient_checks(sastc_net, snn_net, frames, labels)}
-    scale = max(result["logits_max_abs"], 1.0)
-    sj_ok = True
-    if "spikingjelly" in models:
-        sj = _hard_checks(sastc_net, models["spikingjelly"], frames)
-        result["spikingjelly_hard_spike_mismatches"] = sj["hard_spike_mismatches"]
-        result["spikingjelly_hard_logits_max_abs_diff"] = sj["hard_logits_max_abs_diff"]
-        # SpikingJelly fires at u >= theta (sastc: u > theta) and leaks as v - v / tau: a
-        # spike may differ where u_pre is within float rounding of the threshold
-        sj_ok = sj["hard_spike_mismatches"] <= 1e-4 * sj["spikes_total"]
-    result["ok"] = sj_ok and _agrees(result, scale)
-    return result
-
-
-def _hard_checks(sastc_net: nn.Module, snn_net: nn.Module, frames: torch.Tensor
-                 ) -> dict[str, Any]:
-    """Hard-spike forward of both: spike rates, spike mismatches, logit difference."""
-    with torch.no_grad():
-        sastc_net.spike_mode = "hard"
-        trace, record = Trace(), []
-        hard_logits = sastc_net(frames, trace)
-        snn_logits = snn_net(frames, record)
-        sastc_net.spike_mode = "conventional"
-    return {"spikes_total": sum(s.numel() for s in record),
-            "spike_rate": [round(float(s.mean()), 4) for s in record],
-            "hard_spike_mismatches": sum(int((a != b).sum()) for a, b in
-                                         zip(trace.spikes, record, strict=True)),
-            "hard_logits_max_abs_diff": float((hard_logits - snn_logits).abs().max()),
-            "logits_max_abs": float(snn_logits.abs().max())}
-
-
-def _gradient_checks(sastc_net: nn.Module, snn_net: nn.Module, frames: torch.Tensor,
-                     labels: torch.Tensor) -> dict[str, Any]:
-    """Conventional-mode logits, loss and gradients of both against autograd references."""
-    s_logits, s_loss, s_grads = _loss_and_grads(sastc_net, frames, labels)
-    n_logits, n_loss, n_grads = _loss_and_grads(snn_net, frames, labels)
-    with sastc_scan(lif_scan_reference):
-        _, _, ref_grads = _loss_and_grads(sastc_net, frames, labels)
-    with sastc_scan(detached_reset_scan):
-        _, _, det_grads = _loss_and_grads(sastc_net, frames, labels)
-    return {"conventional_logits_max_abs_diff": float((s_logits - n_logits).abs().max()),
-            "conventional_loss": float(s_loss),
-            "conventional_loss_abs_diff": abs(float(s_loss - n_loss)),
-            "grad_rel_diff_sastc_vs_autograd_reference": _grad_rel_diff(s_grads, ref_grads),
-            "grad_rel_diff_snntorch_vs_detached_reset_reference": _grad_rel_diff(n_grads,
-                                                                                 det_grads),
-            "grad_rel_diff_sastc_vs_snntorch": _grad_rel_diff(s_grads, n_grads)}
 
 
 # --- data ---------------------------------------------------------------------------------
