@@ -128,7 +128,7 @@ def test_synops_count_spikes_times_fanout() -> None:
     ((3, 4, 9, 9), 1, 1, 0), ((6, 2, 10, 12), 4, 2, 1)])
 def test_blocked_conv_matches_torch_across_blocks(shape, kernel, stride, padding,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import sastc.sim.kernels as kernels
+    import sastc.synapses.kernels as kernels
 
     rng = np.random.default_rng(4)
     x = (rng.random(shape) < 0.2).astype(np.float32)

@@ -30,12 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sastc import __version__
 from sastc.atomic import write_atomic
 from sastc.backends import EmitInput
-from sastc.backends.onnx_graph import StepGraph, channel_view, conv, dense, flat, sum_pool
+from sastc.backends.onnx_graph import StepGraph, channel_view, synapse
 from sastc.ir.layers import FloatLayer, FloatNet
 from sastc.neurons import CURRENT, MEMBRANE, OnnxStep, backend_entry, neuron_model
 
@@ -119,13 +117,9 @@ def float_step_model(net: FloatNet, name: str = "model") -> Any:
 
 def float_current(g: StepGraph, layer: FloatLayer, x: str) -> str:
     """``I = W * sumpool(x) + b`` in float32."""
-    geometry = layer.geometry
-    pooled = sum_pool(g, x, geometry)
-    if geometry.op == "conv":
-        synapse = conv(g, pooled, g.const(layer.weight, "weight"), geometry)
-    else:
-        synapse = dense(g, flat(g, pooled, geometry), layer.weight, np.float32)
-    return g.op("Add", [synapse, g.const(channel_view(layer.bias, geometry), "bias")], "current")
+    weighted = synapse(g, layer, x, "onnx_float")
+    bias = g.const(channel_view(layer.bias, layer.geometry), "bias")
+    return g.op("Add", [weighted, bias], "current")
 
 
 def float_layer(g: StepGraph, layer: FloatLayer, x: str, states: dict[str, str]) -> OnnxStep:

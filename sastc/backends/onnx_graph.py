@@ -1,7 +1,7 @@
-"""A small builder for the one-step ONNX graphs, and the synapse ops both flavours share.
+"""A small builder for the one-step ONNX graphs.
 
-Sum pooling is a depthwise convolution with a kernel of ones (exact on small
-integers, unlike ``AveragePool * k^2``); a dense layer is ``Flatten`` + ``MatMul``.
+The synapse ops' ONNX ops (sum pooling, convolution, dense) are their entries in
+:mod:`sastc.synapses.onnx_ops`, re-exported here.
 """
 
 from __future__ import annotations
@@ -11,6 +11,11 @@ from typing import Any
 import numpy as np
 
 from sastc.ir.layers import Geometry
+from sastc.synapses import POOL, backend_entry
+from sastc.synapses.onnx_ops import conv, dense, flat, sum_pool
+
+__all__ = ["BATCH", "IR_VERSION", "OPSET", "StepGraph", "channel_view", "conv", "dense", "flat",
+           "pooled", "sum_pool", "synapse"]
 
 OPSET = 17
 IR_VERSION = 8  # the IR version of opset 17; onnxruntime 1.14 and later read it
@@ -76,28 +81,14 @@ def channel_view(values: np.ndarray, geometry: Geometry) -> np.ndarray:
     return np.asarray(values).reshape((-1,) + (1,) * (len(geometry.out_shape) - 1))
 
 
-def sum_pool(g: StepGraph, x: str, geometry: Geometry, dtype: type = np.float32) -> str:
-    """``k x k`` sum pooling with stride ``k`` (edges dropped), as a depthwise ones-convolution."""
-    k, channels = geometry.pool, geometry.in_shape[0]
-    if k == 1:
+def pooled(g: StepGraph, layer: Any, x: str, entry: str) -> str:
+    """The layer's input after its pooling stage (``entry``: ``onnx_float`` or ``onnx_int``)."""
+    if layer.geometry.pool == 1:
         return x
-    ones = g.const(np.ones((channels, 1, k, k)), "pool_ones", dtype)
-    return g.op("Conv", [x, ones], "pooled", group=channels, kernel_shape=[k, k], strides=[k, k])
+    return backend_entry(entry, POOL, "onnx", layer.name)(g, x, layer.geometry)
 
 
-def flat(g: StepGraph, x: str, geometry: Geometry) -> str:
-    """A dense layer's input as ``[B, fan_in]`` (C-major, as torch and NIR flatten)."""
-    return g.op("Flatten", [x], "flat", axis=1) if len(geometry.pooled_shape) > 1 else x
-
-
-def conv(g: StepGraph, x: str, weight: str, geometry: Geometry) -> str:
-    """``conv2d(x, W)`` without bias (the bias is added as its own step, as the simulators do)."""
-    k, p, s = geometry.kernel, geometry.padding, geometry.stride
-    return g.op("Conv", [x, weight], "conv", kernel_shape=[k, k], strides=[s, s],
-                pads=[p, p, p, p])
-
-
-def dense(g: StepGraph, x: str, weight: np.ndarray, dtype: type) -> str:
-    """``x @ W.T`` with ``W`` given as ``[out, fan_in]``."""
-    matrix = g.const(np.ascontiguousarray(weight.reshape(weight.shape[0], -1).T), "w_t", dtype)
-    return g.op("MatMul", [x, matrix], "dense")
+def synapse(g: StepGraph, layer: Any, x: str, entry: str, *extra: Any) -> str:
+    """The layer's synapse op (``entry``) on its pooled input ``x`` (no bias)."""
+    return backend_entry(entry, layer.geometry.op, "onnx", layer.name)(
+        g, layer, pooled(g, layer, x, entry), *extra)

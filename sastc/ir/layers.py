@@ -1,7 +1,8 @@
 """Fused layers: the unit the simulators, the quantizer and the emitters work on.
 
 A fused layer is ``[sum-pool] -> [flatten] -> conv | dense -> neuron``: the
-synapse of one layer together with the pooling of its input, and one neuron model of
+synapse of one layer (an op of :mod:`sastc.synapses`) together with the pooling of its
+input, and one neuron model of
 :mod:`sastc.neurons` (``lif``, ``if``, ``cuba`` or the ``li`` readout). Lowering a graph
 (:func:`sastc.ir.lower.fuse`) gives a :class:`FloatNet`; quantizing that gives
 a :class:`sastc.ir.quantized.QNet` with the same geometry.
@@ -14,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from sastc.synapses import SYNAPSE, supporting, synapse_op
+
 Shape = tuple[int, ...]
-OPS = ("conv", "dense")
+OPS = tuple(supporting("fan_in", SYNAPSE))  # the synapse ops (sastc.synapses)
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,8 @@ class Geometry:
 
     @property
     def fan_in(self) -> int:
-        """Weights per output neuron."""
-        if self.op == "dense":
-            return int(np.prod(self.pooled_shape))
-        return self.pooled_shape[0] * self.kernel * self.kernel
+        """Weights per output neuron (the op's rule, :mod:`sastc.synapses`)."""
+        return synapse_op(self.op).fan_in(self)
 
     @property
     def out_channels(self) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 from sastc.ir.layers import FloatLayer, FloatNet
 from sastc.neurons import backend_entry, is_spiking
 from sastc.sim.common import SimOutput, channel_view, time_major
-from sastc.sim.kernels import apply_synapse, sum_pool
+from sastc.sim.kernels import apply_pool, apply_synapse
 from sastc.sim.synops import SynOpsCounter
 
 SPIKE_MODES = ("hard", "surrogate")
@@ -49,10 +49,10 @@ class FloatSimulator:
         records: list[np.ndarray] = []
         logits = np.zeros(0)
         for index, layer in enumerate(self.net.layers):
-            pooled = sum_pool(x, layer.geometry.pool)
+            pooled = apply_pool(layer.geometry, x)
             if synops is not None:
                 synops.add(index, pooled, steps)
-            current = apply_synapse(layer.geometry, pooled, layer.weight)
+            current = apply_synapse(layer.geometry, pooled, layer.weight, layer=layer.name)
             current = current + channel_view(layer.bias, layer.geometry)
             current = current.reshape(steps, batch, *layer.geometry.out_shape)
             x, logits, trace = self._scan(layer, current)

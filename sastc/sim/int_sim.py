@@ -27,7 +27,7 @@ from sastc.ir.ranges import (  # noqa: F401  (FLOAT32_EXACT, max_inputs: re-expo
 )
 from sastc.neurons import backend_entry, is_spiking
 from sastc.sim.common import SimOutput, time_major
-from sastc.sim.kernels import apply_synapse, sum_pool
+from sastc.sim.kernels import apply_pool, apply_synapse
 from sastc.sim.synops import SynOpsCounter
 from sastc.threads import current as current_threads
 
@@ -123,10 +123,10 @@ class IntegerSimulator:
         """Layer ``index`` on its input ``x [T*B, *in_shape]``: (output, logits, trace);
         logits only for the last layer (an empty array before it)."""
         layer = self.qnet.layers[index]
-        pooled = sum_pool(x, layer.geometry.pool, self.dtypes[index])  # exact: see max_inputs
+        pooled = apply_pool(layer.geometry, x, self.dtypes[index], integer=True)  # exact: max_inputs
         if synops is not None:
             synops.add(index, pooled, steps)
-        acc = apply_synapse(layer.geometry, pooled, self.weights[index])
+        acc = apply_synapse(layer.geometry, pooled, self.weights[index], True, layer.name)
         output, trace = _scan(layer, acc.reshape(steps, -1, *layer.geometry.out_shape),
                               self.membrane_dtypes[index])
         last = index == len(self.qnet.layers) - 1

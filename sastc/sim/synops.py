@@ -35,29 +35,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from sastc.ir.layers import Geometry
+from sastc.synapses import backend_entry
 
 NEUROBENCH = "neurobench"
 EVENT_WEIGHTED = "event_weighted"
 
 
-def fanout_map(geometry: Geometry, weight: np.ndarray) -> np.ndarray:
-    """For each (pooled) input position, the number of non-zero weights it reaches."""
+def fanout_map(geometry: Geometry, weight: np.ndarray, layer: str = "?") -> np.ndarray:
+    """For each (pooled) input position, the number of non-zero weights it reaches (the
+    op's ``fanout`` entry, :mod:`sastc.synapses`)."""
     nonzero = (np.asarray(weight) != 0).astype(np.int64)
-    if geometry.op == "dense":
-        return nonzero.reshape(nonzero.shape[0], -1).sum(axis=0).reshape(geometry.pooled_shape)
-    return _conv_fanout(geometry, nonzero)
-
-
-def _conv_fanout(geometry: Geometry, mask: np.ndarray) -> np.ndarray:
-    c, h, w = geometry.pooled_shape
-    _, oh, ow = geometry.out_shape
-    s, p, k = geometry.stride, geometry.padding, geometry.kernel
-    per_tap = mask.sum(axis=0)  # [C_in, k, k]: non-zero weights over output channels
-    fanout = np.zeros((c, h + 2 * p, w + 2 * p), dtype=np.int64)
-    for i in range(k):
-        for j in range(k):
-            fanout[:, i : i + s * oh : s, j : j + s * ow : s] += per_tap[:, i, j, None, None]
-    return fanout[:, p : p + h, p : p + w]
+    return backend_entry("fanout", geometry.op, "SynOps", layer)(geometry, nonzero)
 
 
 @dataclass
@@ -93,10 +81,10 @@ class SynOpsCounter:
     def __init__(self, names: list[str], geometries: list[Geometry], weights: list[np.ndarray],
                  time_bins: int) -> None:
         self.names = names
-        self.nonzero_fanout = [fanout_map(g, w).ravel().astype(np.float64)
-                               for g, w in zip(geometries, weights, strict=True)]
-        self.all_fanout = [fanout_map(g, np.ones_like(w)) for g, w in
-                           zip(geometries, weights, strict=True)]
+        layers = list(zip(names, geometries, weights, strict=True))
+        self.nonzero_fanout = [fanout_map(g, w, name).ravel().astype(np.float64)
+                               for name, g, w in layers]
+        self.all_fanout = [fanout_map(g, np.ones_like(w), name) for name, g, w in layers]
         self.time_bins = time_bins
         self.sums = np.zeros((3, len(names)))  # event-weighted, NeuroBench ACs, NeuroBench MACs
         self.samples = 0
