@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from sastc.ir.quantized import QLayer
 from sastc.neurons import is_spiking
+from sastc.synapses import backend_entry as synapse_entry
 
 VALUES_PER_LINE = 16
 BLOCK_WORDS = 8  # words per packed block: one 16-byte vector
@@ -137,21 +139,23 @@ def spans(size: int, pool: int, op: str, kernel: int = 1, stride: int = 1, paddi
     >>> spans(5, 2, "dense")
     [(0, 1, 0), (0, 1, 0), (1, 1, 0), (1, 1, 0), (0, 0, 0)]
     """
-    table = []
-    for y in range(size):
-        pooled = y // pool
-        if pooled >= size // pool:
-            table.append((0, 0, 0))
-        elif op == "dense":
-            table.append((pooled, 1, 0))
-        else:
-            padded = pooled + padding
-            first = (padded - kernel) // stride + 1 if padded >= kernel else 0
-            count = max(min(padded // stride + 1, outputs) - first, 0)
-            tap = kx_order(kernel, stride).index(padded - stride * first) if slots else \
-                padded - stride * first
-            table.append((first, count, tap) if count else (0, 0, 0))
-    return table
+    rule = C_OPS[op].span
+    return [(0, 0, 0) if y // pool >= size // pool
+            else rule(y // pool, kernel, stride, padding, outputs, slots) for y in range(size)]
+
+
+def _conv_span(pooled: int, kernel: int, stride: int, padding: int, outputs: int,
+               slots: bool) -> tuple[int, int, int]:
+    padded = pooled + padding
+    first = (padded - kernel) // stride + 1 if padded >= kernel else 0
+    count = max(min(padded // stride + 1, outputs) - first, 0)
+    tap = kx_order(kernel, stride).index(padded - stride * first) if slots else \
+        padded - stride * first
+    return (first, count, tap) if count else (0, 0, 0)
+
+
+def _dense_span(pooled: int, *_: int) -> tuple[int, int, int]:
+    return (pooled, 1, 0)
 
 
 def span_offsets(table: Sequence[tuple[int, int, int]], axis: str, op: str, kernel: int,
@@ -171,17 +175,21 @@ def span_offsets(table: Sequence[tuple[int, int, int]], axis: str, op: str, kern
     >>> span_offsets([(2, 1, 0), (0, 0, 0)], "rows", "dense", 1, 10, 1, 4, 3)
     [(0, 240, 1), (0, 0, 0)]
     """
-    rows = axis == "rows"
-    out = []
-    for first, count, tap in table:
-        if count == 0:
-            out.append((0, 0, 0))
-        elif op == "dense":
-            out.append((0, first * (pooled_w if rows else 1) * in_c * out_c, count))
-        else:
-            out.append((first * (out_w if rows else 1) * out_c,
-                        tap * (kernel if rows else 1) * out_c, count))
-    return out
+    rule, rows = C_OPS[op].offsets, axis == "rows"
+    return [rule(span, rows, kernel, out_c, out_w, in_c, pooled_w) if span[1] else (0, 0, 0)
+            for span in table]
+
+
+def _conv_offsets(span: tuple[int, int, int], rows: bool, kernel: int, out_c: int, out_w: int,
+                  *_: int) -> tuple[int, int, int]:
+    first, count, tap = span
+    return (first * (out_w if rows else 1) * out_c, tap * (kernel if rows else 1) * out_c, count)
+
+
+def _dense_offsets(span: tuple[int, int, int], rows: bool, kernel: int, out_c: int, out_w: int,
+                   in_c: int, pooled_w: int) -> tuple[int, int, int]:
+    first, count, _ = span
+    return (0, first * (pooled_w if rows else 1) * in_c * out_c, count)
 
 
 def c_struct_array(ctype: str, name: str, rows: Sequence[Sequence[int]]) -> str:
@@ -210,10 +218,35 @@ def dims3(shape: Sequence[int]) -> tuple[int, int, int]:
 
 def runtime_weights(layer: QLayer) -> np.ndarray:
     """The layer's weights in the runtime's order (conv or dense layout above), flat int64."""
-    g = layer.geometry
-    if g.op == "conv":
-        return conv_weight_layout(layer.weight_q, g.stride).ravel().astype(np.int64)
-    return dense_weight_layout(layer.weight_matrix, g.pooled_shape).ravel().astype(np.int64)
+    return c_op(layer).weights(layer).ravel().astype(np.int64)
+
+
+class COp(NamedTuple):
+    """How the C runtime holds one synapse op (:mod:`sastc.synapses`; its ``c_name`` is the
+    ``SASTC_OP_*`` constant): the weight layout and the span rules of :func:`spans` and
+    :func:`span_offsets`."""
+
+    order: str                                   # the weight layout, for the header's comments
+    weights: Callable[[QLayer], np.ndarray]
+    span: Callable[..., tuple[int, int, int]]
+    offsets: Callable[..., tuple[int, int, int]]
+
+
+C_OPS: dict[str, COp] = {
+    "conv": COp("[C_in][ky][kx slot][C_out]",
+                lambda q: conv_weight_layout(q.weight_q, q.geometry.stride), _conv_span,
+                _conv_offsets),
+    "dense": COp("[in (H-W-C)][out]",
+                 lambda q: dense_weight_layout(q.weight_matrix, q.geometry.pooled_shape),
+                 _dense_span, _dense_offsets),
+}
+
+
+def c_op(layer: QLayer) -> COp:
+    """The runtime's rules for the layer's op; an op without a ``SASTC_OP_*`` constant is
+    refused naming the layer and listing the ops the runtime runs."""
+    synapse_entry("c_name", layer.geometry.op, "c-header", layer.name)
+    return C_OPS[layer.geometry.op]
 
 
 POINTER_BYTES = 4          # the microcontroller targets are 32-bit

@@ -29,6 +29,7 @@ from sastc.backends.c_checks import (
 from sastc.backends.c_codegen import (
     c_array,
     c_comment,
+    c_op,
     c_string,
     c_struct_array,
     dims3,
@@ -41,6 +42,8 @@ from sastc.backends.c_codegen import (
 from sastc.errors import CompileError
 from sastc.ir.quantized import QLayer, QNet
 from sastc.neurons import backend_entry, is_spiking
+from sastc.synapses import POOL
+from sastc.synapses import backend_entry as synapse_entry
 from sastc.targets import runtime_dir
 
 HEADER_FILE = "model.h"
@@ -74,7 +77,10 @@ def _layer_entry(index: int, layer: QLayer, facts: LayerFacts) -> str:
     g, prefix = layer.geometry, f"sastc_l{index}"
     (ic, ih, iw), (oc, oh, ow) = dims3(g.in_shape), dims3(g.out_shape)
     neuron = backend_entry("c_name", layer.neuron, "c-header", layer.name)
-    fields = [f".op = SASTC_OP_{g.op.upper()}", f".neuron = {neuron}",
+    op = synapse_entry("c_name", g.op, "c-header", layer.name)
+    if g.pool > 1:  # the runtime pools inside the layer: the stage's entry names its field
+        synapse_entry("c_name", POOL, "c-header", layer.name)
+    fields = [f".op = {op}", f".neuron = {neuron}",
               f".weight_bits = {layer.weight_bits}", f".pool = {g.pool}", f".kernel = {g.kernel}",
               f".stride = {g.stride}", f".padding = {g.padding}",
               f".leak_shift = {layer.leak_shift}", f".frac_bits = {layer.frac_bits}",
@@ -93,7 +99,7 @@ def _layer_entry(index: int, layer: QLayer, facts: LayerFacts) -> str:
 
 def _describe(index: int, layer: QLayer) -> str:
     g = layer.geometry
-    order = "[C_in][ky][kx slot][C_out]" if g.op == "conv" else "[in (H-W-C)][out]"
+    order = c_op(layer).order
     packing = ("4-bit fields" if layer.weight_bits <= 4 else "8-bit fields") + " (see the top)"
     return (f"/* layer {index} {c_comment(layer.name)}: {g.op} {g.in_shape} pool {g.pool} -> "
             f"{g.out_shape}, k{g.kernel} s{g.stride} p{g.padding}, {_neuron_text(layer)}; "

@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from sastc.errors import CheckpointError, ConfigError
+from sastc.errors import CheckpointError, CompileError, ConfigError
 from sastc.ir.layers import Geometry, Shape
 from sastc.ir.npzfile import load_npz, save_npz
 from sastc.neurons import neuron_model
+from sastc.synapses import backend_entry
 
 QNET_FORMAT = "sastc-qnet"
 QNET_VERSION = 1
@@ -183,8 +184,11 @@ def _check_arrays(layer: QLayer, where: str) -> None:
     for name in ("weight_q", "bias_q", "theta_q"):
         _need(np.issubdtype(getattr(layer, name).dtype, np.integer),
               f"{where}: {name} must be integers, got {getattr(layer, name).dtype}")
-    shape = ((channels, geometry.pooled_shape[0], geometry.kernel, geometry.kernel)
-             if geometry.op == "conv" else (channels, geometry.fan_in))
+    try:
+        shape = backend_entry("weight_shape", geometry.op, "the compiled model",
+                              layer.name)(geometry)
+    except (CompileError, ConfigError) as exc:
+        raise ValueError(f"{where}: {exc}") from exc
     _need(layer.weight_q.shape == shape, f"{where}: weight_q has shape "
           f"{layer.weight_q.shape}, the geometry needs {shape}")
     levels = (1 << (layer.weight_bits - 1)) - 1
