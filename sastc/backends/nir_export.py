@@ -38,9 +38,11 @@ from sastc.ir.graph import Graph
 from sastc.ir.layers import FloatLayer, FloatNet
 from sastc.ir.quantized import QNet
 from sastc.neurons import NEURONS, is_spiking
+from sastc.synapses import POOL, SYNAPSES, synapse_op
+from sastc.synapses import backend_entry as synapse_entry
 
-ROLE_OF_NODE = {"SumPool2d": "pool", "AvgPool2d": "pool", "Flatten": "flatten",
-                "Conv2d": "synapse", "Affine": "synapse",
+ROLE_OF_NODE = {"AvgPool2d": "pool", "Flatten": "flatten",
+                **{op.nir_node: op.stage for op in SYNAPSES.values() if op.nir_node},
                 **{model.nir_node: "neuron" for model in NEURONS.values() if model.nir_node}}
 INTEGER_RULE = ("[cuba: c = saturate(round_shift(c*alpha_q, leak_shift) + D, membrane_bits)]; "
                 "u_pre = saturate(round_shift(u*beta_q, leak_shift) + (c | D), membrane_bits) with "
@@ -68,7 +70,7 @@ def emit_nir(model: EmitInput, out_dir: Path) -> list[Path]:
 def _type_checks(net: FloatNet, flavor: Flavor) -> bool:
     """False where neuron parameters are per channel (``[C, 1, 1]``), which nir's type
     inference rejects after a convolution: such a file needs ``nir.read(type_check=False)``."""
-    return not (flavor.channel_params and any(ly.geometry.op == "conv" for ly in net.layers))
+    return not (flavor.channel_params and any(len(ly.geometry.out_shape) > 1 for ly in net.layers))
 
 
 def dequantized_net(qnet: QNet, float_net: FloatNet) -> FloatNet:
@@ -142,10 +144,16 @@ def _layer_parts(layer: FloatLayer) -> list[tuple[str, Builder]]:
     geometry = layer.geometry
     parts: list[tuple[str, Builder]] = []
     if geometry.pool > 1:
-        parts.append(("pool", _pool))
-    if geometry.op == "dense" and len(geometry.pooled_shape) > 1:
+        parts.append(("pool", _node_builder(POOL, layer)))
+    if synapse_op(geometry.op).flat_input and len(geometry.pooled_shape) > 1:
         parts.append(("flatten", _flatten))
-    return [*parts, ("synapse", SYNAPSES[geometry.op]), ("neuron", _neuron)]
+    return [*parts, ("synapse", _node_builder(geometry.op, layer)), ("neuron", _neuron)]
+
+
+def _node_builder(op: str, layer: FloatLayer) -> Builder:
+    """The builder of op ``op``'s NIR node (its ``nir_node``), or a refusal listing the ops
+    written to NIR."""
+    return NODE_BUILDERS[synapse_entry("nir_node", op, "nir", layer.name)]
 
 
 def _pool(layer: FloatLayer, flavor: Flavor) -> Any:
@@ -188,7 +196,8 @@ def _neuron(layer: FloatLayer, flavor: Flavor) -> Any:
     return neuron_node(layer, flavor, flavor.dt or DEFAULT_DT)
 
 
-SYNAPSES: dict[str, Builder] = {"conv": _conv, "dense": _affine}
+# the synapse ops' NIR nodes (sastc.synapses: nir_node), one builder each
+NODE_BUILDERS: dict[str, Builder] = {"Conv2d": _conv, "Affine": _affine, "SumPool2d": _pool}
 
 
 def graph_metadata(model: EmitInput, net: FloatNet, names: list[dict[str, str]],

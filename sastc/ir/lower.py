@@ -17,9 +17,7 @@ from sastc.ir.graph import Graph
 from sastc.ir.layers import FloatLayer, FloatNet, Geometry, Shape
 from sastc.ir.nodes import (
     NODE_TYPES,
-    Affine,
     AvgPool2d,
-    Conv2d,
     Flatten,
     Input,
     NeuronNode,
@@ -28,6 +26,7 @@ from sastc.ir.nodes import (
     SumPool2d,
 )
 from sastc.neurons import READOUT
+from sastc.synapses import op_of_node
 
 NEURON_TYPES = "|".join(name for name, cls in NODE_TYPES.items() if issubclass(cls, NeuronNode))
 SUPPORTED_PATTERN = (f"[SumPool2d|AvgPool2d] [Flatten] (Conv2d|Affine|Linear) ({NEURON_TYPES}), "
@@ -74,7 +73,7 @@ def _absorb(name: str, node: Node, pending: _Pending, shapes: dict[str, Shape],
         _set_pool(name, node, pending)
     elif isinstance(node, Flatten):
         _require_no_synapse(name, node, pending)
-    elif isinstance(node, (Conv2d, Affine)):
+    elif op_of_node(node.type_name) is not None:  # a synapse op (sastc.synapses)
         _require_no_synapse(name, node, pending)
         pending.synapse = (name, node)
         pending.synapse_out = shapes[name]
@@ -130,8 +129,16 @@ def _close(pending: _Pending, params: dict, neuron_name: str | None = None) -> F
 
 
 def _geometry(name: str, syn: Node, pending: _Pending, out_shape: Shape) -> Geometry:
-    if isinstance(syn, Affine):
-        return Geometry("dense", pending.in_shape, out_shape, pending.pool)
+    """The fused layer's geometry, by the rule of the op the synapse node lowers to."""
+    op = op_of_node(syn.type_name)
+    return GEOMETRIES[op](name, syn, pending, out_shape)  # type: ignore[index]
+
+
+def _dense_geometry(name: str, syn: Node, pending: _Pending, out_shape: Shape) -> Geometry:
+    return Geometry("dense", pending.in_shape, out_shape, pending.pool)
+
+
+def _conv_geometry(name: str, syn: Node, pending: _Pending, out_shape: Shape) -> Geometry:
     kh, kw = syn.weight.shape[2:]
     if kh != kw or syn.stride[0] != syn.stride[1] or syn.padding[0] != syn.padding[1]:
         raise GraphError(f"node {name!r}: only square kernels, strides and paddings are supported, "
@@ -140,6 +147,10 @@ def _geometry(name: str, syn: Node, pending: _Pending, out_shape: Shape) -> Geom
         raise GraphError(f"node {name!r}: Conv2d needs a (C, H, W) input, got {pending.in_shape}")
     return Geometry("conv", pending.in_shape, out_shape, pending.pool, int(kh), int(syn.stride[0]),
                     int(syn.padding[0]))
+
+
+# each synapse op's geometry from its IR node (the op's ``ir_node``, :mod:`sastc.synapses`)
+GEOMETRIES = {"conv": _conv_geometry, "dense": _dense_geometry}
 
 
 def _uniform(values: np.ndarray, what: str, why: str) -> float:

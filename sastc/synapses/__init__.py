@@ -54,7 +54,7 @@ register(SynapseOp(
     onnx_int=onnx_ops.conv_int, nir_node="Conv2d", ir_node="Conv2d"))
 register(SynapseOp(
     "dense", "y[o] = sum_i W[o,i] * flat(x)[i] (fully connected, flattened C-H-W)",
-    fan_in=kernels.dense_fan_in, weight_shape=kernels.dense_weight_shape,
+    flat_input=True,    fan_in=kernels.dense_fan_in, weight_shape=kernels.dense_weight_shape,
     float_forward=kernels.dense_forward, int_forward=kernels.dense_forward,
     fanout=kernels.dense_fanout, c_name="SASTC_OP_DENSE", onnx_float=onnx_ops.dense_float,
     onnx_int=onnx_ops.dense_int, nir_node="Affine", ir_node="Affine"))

@@ -6,6 +6,7 @@ rule it computes, its stage, and one entry per backend (``None`` where a backend
 implement it, which makes that backend refuse the op with the list of ops it does implement):
 
 ===============  ====================================================================
+``flat_input``   shape rule: it reads its input flattened C-H-W (NIR: after a ``Flatten``)
 ``fan_in``       ``geometry -> int``: weights per output neuron
 ``weight_shape`` ``geometry -> shape`` of the (quantized) weight array
 ``float_forward`` numpy, float32: the float simulator's synaptic sum
@@ -49,6 +50,7 @@ class SynapseOp:
     name: str
     rule: str                      # what it computes, in one line (docs, error messages)
     stage: str = SYNAPSE
+    flat_input: bool = False       # reads its input flattened (C-H-W): NIR writes a Flatten
     fan_in: Callable[[Any], int] | None = None
     weight_shape: Callable[[Any], tuple[int, ...]] | None = None
     float_forward: Callable[..., Any] | None = None
