@@ -143,24 +143,12 @@ int sastc_scatter_frame(const sastc_layer *layer, sastc_acc acc, const uint8_t *
 /* acc += W x for the spikes of the previous layer (its bitmap, HWC order); as above. */
 int sastc_scatter_spikes(const sastc_layer *layer, sastc_acc acc, const uint32_t *bits);
 
-/* LIF rule on every neuron at time step `step`, sums in acc.wide if `wide` else acc.narrow;
- * consumes (zeroes) them and writes the spike bitmap. `touched`: the layer's flags of the
- * 32-neuron blocks that had a non-zero sum since the reset (sastc_neuron.c). */
+/* The spiking rule (LIF, IF or CUBA, reset to zero or by subtraction) on every neuron at time
+ * step `step`, sums in acc.wide if `wide` else acc.narrow; `u` holds the membranes, then (CUBA)
+ * the currents. Consumes (zeroes) the sums and writes the spike bitmap. `touched`: the layer's
+ * flags of the 32-neuron blocks that had a non-zero sum since the reset (sastc_neuron.c). */
 void sastc_update_lif(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
                       uint32_t *bits, uint32_t *touched, uint32_t step);
-
-/* The spiking rule one neuron at a time, for what the blocks of sastc_update_lif do not cover:
- * reset by subtraction and the synaptic current of CUBA layers (`u` holds the membranes, then
- * the currents). Consumes (zeroes) the sums and writes the spike bitmap. */
-void sastc_update_spiking(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
-                          uint32_t *bits);
-
-/* Whether sastc_update_lif runs the layer: LIF or IF with reset to zero. */
-static inline int sastc_block_rule(const sastc_layer *layer)
-{
-    return (layer->neuron == SASTC_NEURON_LIF || layer->neuron == SASTC_NEURON_IF) &&
-           layer->reset == SASTC_RESET_ZERO;
-}
 
 /* LI rule on every neuron; consumes (zeroes) the sums, adds u_pre to the logits. */
 void sastc_update_li(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,

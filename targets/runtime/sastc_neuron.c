@@ -1,14 +1,14 @@
 /* sastc_neuron.c - the neuron rules of sastc_numerics.h over whole layers.
  *
- * LIF and IF layers that reset to zero run the blocks below; reset by subtraction and the
- * synaptic current of CUBA layers run sastc_update_spiking, one neuron at a time.
- *
  * Per neuron n of channel c (HWC order, so the per-channel bias and threshold
  * repeat every C neurons), one time step is
- *   u_pre = saturate(round_shift(u * beta_q, leak_shift) + (acc << frac_bits) + bias_q[c])
- *   LIF:  spike = u_pre > theta_q[c];  u = spike ? 0 : u_pre;  bit n of the bitmap = spike
+ *   d     = (acc << frac_bits) + bias_q[c]
+ *   CUBA: i = saturate(round_shift(i * alpha_q, leak_shift) + d), and d = i below
+ *   u_pre = saturate(round_shift(u * beta_q, leak_shift) + d)
+ *   LIF, IF, CUBA: spike = u_pre > theta_q[c];  bit n of the bitmap = spike;
+ *         u = spike ? 0 : u_pre (reset to zero) | spike ? u_pre - theta_q[c] : u_pre (subtract)
  *   LI:   u = u_pre;  logits[n] += u_pre
- * and the accumulator is cleared for the next step. LIF neurons run in blocks
+ * and the accumulator is cleared for the next step. Spiking neurons run in blocks
  * of 32, one bitmap word each, as four straight-line passes of 8 lanes with a
  * fixed trip count so that compilers vectorise them (the spike bits of a block
  * are an OR of per-lane masks). The per-lane bias and threshold of a block are
@@ -30,6 +30,10 @@
 
 #define SASTC_LANES 32u /* neurons per block: the bits of one bitmap word */
 
+/* The rule of a spiking layer, a constant after inlining: LIF/IF reset to zero, LIF/IF reset
+ * by subtraction, CUBA (either reset: neuron_params.reset_mask). */
+enum { RULE_ZERO = 0, RULE_SUBTRACT = 1, RULE_CUBA = 2 };
+
 /* Built with -DSASTC_NO_QUIET_BLOCKS, every block is computed (the tests compare both). */
 #if defined(SASTC_NO_QUIET_BLOCKS)
 #define SASTC_QUIET_BLOCKS 0
@@ -46,7 +50,8 @@ static const uint32_t lane_bit[SASTC_LANES] SASTC_ALIGN16 = {
 
 /* The layer's neuron parameters for one step. */
 typedef struct neuron_params {
-    int32_t beta_q, low, high;
+    int32_t beta_q, alpha_q, low, high;
+    int32_t reset_mask;     /* -1: reset by subtraction, 0: to zero */
     uint32_t leak_shift, frac_bits;
     const int32_t *bias, *theta;
 #if defined(SASTC_ARM_DSP)
@@ -69,6 +74,8 @@ static neuron_params params_of(const sastc_layer *layer)
 {
     neuron_params p;
     p.beta_q = layer->beta_q;
+    p.alpha_q = layer->alpha_q;
+    p.reset_mask = layer->reset == SASTC_RESET_SUBTRACT ? -1 : 0;
     p.leak_shift = layer->leak_shift;
     p.frac_bits = layer->frac_bits;
     p.low = sastc_saturate_low(layer->membrane_bits);
@@ -76,7 +83,8 @@ static neuron_params params_of(const sastc_layer *layer)
     p.bias = layer->bias_q;
     p.theta = layer->theta_q;
 #if defined(SASTC_ARM_DSP)
-    p.arm = p.leak_shift >= 1u && p.leak_shift <= 30u && p.frac_bits <= 14u &&
+    p.arm = !sastc_has_current(layer) && layer->reset == SASTC_RESET_ZERO &&
+            p.leak_shift >= 1u && p.leak_shift <= 30u && p.frac_bits <= 14u &&
             layer->membrane_bits <= 30u && p.beta_q >= sastc_half(p.leak_shift) &&
             p.beta_q <= (int32_t)(1u << p.leak_shift);
     p.arm_m = p.arm ? (int32_t)((uint32_t)(p.beta_q - (int32_t)(1u << p.leak_shift))
@@ -87,28 +95,43 @@ static neuron_params params_of(const sastc_layer *layer)
     return p;
 }
 
-/* u_pre = [saturate](leak(u) + (acc << frac_bits) + bias); `clamp` is a constant after inlining. */
-SASTC_INLINE int32_t u_pre_of(int32_t u, int32_t acc, int32_t bias, const neuron_params *p,
-                              int clamp)
+/* x' = [saturate](round_shift(x * decay_q, leak_shift) + drive), `half` = 2^(leak_shift - 1)
+ * (0 for shift 0): the membrane (decay beta_q) or the CUBA current (alpha_q); `clamp` is a
+ * constant after inlining. */
+SASTC_INLINE int32_t decayed(int32_t x, int32_t decay_q, int32_t half, int32_t drive,
+                             const neuron_params *p, int clamp)
 {
-    const int32_t sum = sastc_leak(u, p->beta_q, p->leak_shift) +
-                        sastc_drive(acc, p->frac_bits, bias);
+    const int32_t sum = ((x * decay_q + half) >> p->leak_shift) + drive;
     return clamp ? sastc_saturate(sum, p->low, p->high) : sum;
 }
 
-/* LIF rule for 8 neurons (u, the sums and the lane tables at them, all 16-byte aligned); the
- * bit of every neuron that does not spike is ORed into keep[j]. |u_pre| < 2^30, so
- * spike = u_pre > theta_q is !(u_pre < theta1). `wide` picks the int32 or int16 sums (the
- * other pointer is NULL); wide and clamp are constants after inlining. */
-SASTC_INLINE void lif_lanes8(int32_t *restrict u_lanes, int16_t *restrict acc16_lanes,
-                             int32_t *restrict acc32_lanes, const int32_t *restrict bias_lanes,
+/* u after a spike (u_pre >= theta1 = theta_q + 1, as 0 <= theta_q < 2^(membrane_bits - 1)
+ * <= 2^30): 0, u_pre - theta_q, or by the layer's reset_mask (CUBA). The difference is
+ * computed for every lane and at least -2^31 (|u_pre| <= 2^30, theta1 <= 2^30). */
+SASTC_INLINE int32_t fired(int32_t u_pre, int32_t theta1, const neuron_params *p, int rule)
+{
+    const int32_t less = (u_pre - theta1) + 1; /* u_pre - theta_q */
+    if (rule == RULE_ZERO)
+        return 0;
+    return rule == RULE_SUBTRACT ? less : less & p->reset_mask;
+}
+
+/* The spiking rule for 8 neurons (u, the CUBA currents i, the sums and the lane tables at
+ * them, all 16-byte aligned); the bit of every neuron that does not spike is ORed into
+ * keep[j]. |u_pre| < 2^30, so spike = u_pre > theta_q is !(u_pre < theta1). `wide` picks the
+ * int32 or int16 sums (the other pointer is NULL), i is NULL unless rule is RULE_CUBA; wide,
+ * clamp and rule are constants after inlining. */
+SASTC_INLINE void lif_lanes8(int32_t *restrict u_lanes, int32_t *restrict i_lanes,
+                             int16_t *restrict acc16_lanes, int32_t *restrict acc32_lanes,
+                             const int32_t *restrict bias_lanes,
                              const int32_t *restrict theta1_lanes,
                              const int32_t *restrict half_lanes,
                              const uint32_t *restrict bit_lanes, uint32_t *restrict keep_bits,
-                             const neuron_params *p, int wide, int clamp)
+                             const neuron_params *p, int wide, int clamp, int rule)
 {
     const int32_t *restrict half = SASTC_ALIGNED(half_lanes);
     int32_t *restrict u = SASTC_ALIGNED(u_lanes);
+    int32_t *restrict cur = SASTC_ALIGNED(i_lanes);
     int16_t *restrict acc16 = SASTC_ALIGNED(acc16_lanes);
     int32_t *restrict acc32 = SASTC_ALIGNED(acc32_lanes);
     const int32_t *restrict bias = SASTC_ALIGNED(bias_lanes);
@@ -118,12 +141,14 @@ SASTC_INLINE void lif_lanes8(int32_t *restrict u_lanes, int16_t *restrict acc16_
     uint32_t j;
     for (j = 0; j < 8u; ++j) { /* neuron j */
         const int32_t acc = wide ? acc32[j] : acc16[j];
-        /* u_pre = [saturate](round_shift(u * beta_q, leak_shift) + (acc << frac) + bias) */
-        const int32_t sum = ((u[j] * p->beta_q + half[j]) >> p->leak_shift) +
-                            sastc_drive(acc, p->frac_bits, bias[j]);
-        const int32_t u_pre = clamp ? sastc_saturate(sum, p->low, p->high) : sum;
-        const int32_t below = u_pre < theta1[j]; /* no spike */
-        u[j] = below ? u_pre : 0;                 /* reset where it spikes */
+        int32_t drive = sastc_drive(acc, p->frac_bits, bias[j]), u_pre, below;
+        if (rule == RULE_CUBA) { /* i = [saturate](leak(i) + drive) drives u */
+            cur[j] = decayed(cur[j], p->alpha_q, half[j], drive, p, clamp);
+            drive = cur[j];
+        }
+        u_pre = decayed(u[j], p->beta_q, half[j], drive, p, clamp);
+        below = u_pre < theta1[j]; /* no spike */
+        u[j] = below ? u_pre : fired(u_pre, theta1[j], p, rule);
         if (wide)
             acc32[j] = 0;
         else
@@ -132,59 +157,73 @@ SASTC_INLINE void lif_lanes8(int32_t *restrict u_lanes, int16_t *restrict acc16_
     }
 }
 
-/* Lanes 8 s .. 8 s + 7 of the block at u / acc16 / acc32 (s a constant). */
-SASTC_INLINE void lif_part(int32_t *u, int16_t *acc16, int32_t *acc32, const lane_params *lanes,
-                           uint32_t *keep, uint32_t s, const neuron_params *p, int wide,
-                           int clamp)
+/* Lanes 8 s .. 8 s + 7 of the block at u / i / acc16 / acc32 (s a constant). */
+SASTC_INLINE void lif_part(int32_t *u, int32_t *i, int16_t *acc16, int32_t *acc32,
+                           const lane_params *lanes, uint32_t *keep, uint32_t s,
+                           const neuron_params *p, int wide, int clamp, int rule)
 {
     const uint32_t j = 8u * s;
-    lif_lanes8(u + j, wide ? NULL : acc16 + j, wide ? acc32 + j : NULL, lanes->bias + j,
-               lanes->theta1 + j, lanes->half, lane_bit + j, keep, p, wide, clamp);
+    lif_lanes8(u + j, rule == RULE_CUBA ? i + j : NULL, wide ? NULL : acc16 + j,
+               wide ? acc32 + j : NULL, lanes->bias + j, lanes->theta1 + j, lanes->half,
+               lane_bit + j, keep, p, wide, clamp, rule);
 }
 
-/* LIF rule for the 32 neurons of one block; returns their spike bits and clears their sums.
- * Four straight-line passes of 8 lanes (one 16-byte vector pass each where compilers
+/* The spiking rule for the 32 neurons of one block; returns their spike bits and clears their
+ * sums. Four straight-line passes of 8 lanes (one 16-byte vector pass each where compilers
  * vectorise) gather the bits of the neurons that do not spike in keep[], ORed at the end. */
-SASTC_INLINE uint32_t lif_block(int32_t *u, int16_t *acc16, int32_t *acc32,
+SASTC_INLINE uint32_t lif_block(int32_t *u, int32_t *i, int16_t *acc16, int32_t *acc32,
                                 const lane_params *lanes, const neuron_params *p, int wide,
-                                int clamp)
+                                int clamp, int rule)
 {
     uint32_t keep[8] SASTC_ALIGN16 = {0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u};
     uint32_t j, kept = 0;
-    lif_part(u, acc16, acc32, lanes, keep, 0u, p, wide, clamp);
-    lif_part(u, acc16, acc32, lanes, keep, 1u, p, wide, clamp);
-    lif_part(u, acc16, acc32, lanes, keep, 2u, p, wide, clamp);
-    lif_part(u, acc16, acc32, lanes, keep, 3u, p, wide, clamp);
+    lif_part(u, i, acc16, acc32, lanes, keep, 0u, p, wide, clamp, rule);
+    lif_part(u, i, acc16, acc32, lanes, keep, 1u, p, wide, clamp, rule);
+    lif_part(u, i, acc16, acc32, lanes, keep, 2u, p, wide, clamp, rule);
+    lif_part(u, i, acc16, acc32, lanes, keep, 3u, p, wide, clamp, rule);
     for (j = 0; j < 8u; ++j)
         kept |= keep[j];
     return ~kept;
 }
 
-/* LIF rule for block n .. n + 31 of the layer (n a multiple of 32). */
-SASTC_INLINE uint32_t lif_block_at(int32_t *u, sastc_acc acc, uint32_t n,
+/* The spiking rule for block n .. n + 31 of the layer (n a multiple of 32). */
+SASTC_INLINE uint32_t lif_block_at(int32_t *u, int32_t *i, sastc_acc acc, uint32_t n,
                                    const lane_params *lanes, const neuron_params *p, int wide,
-                                   int clamp)
+                                   int clamp, int rule)
 {
 #if defined(SASTC_ARM_DSP)
-    if (wide && !clamp && p->arm) /* the int16 case runs in arm_blocks */
+    if (rule == RULE_ZERO && wide && !clamp && p->arm) /* the int16 case runs in arm_blocks */
         return sastc_arm_lif_wide(u + n, acc.wide + n, lanes->pairs, p->arm_m, p->arm_scale);
 #endif
-    return lif_block(u + n, wide ? NULL : acc.narrow + n, wide ? acc.wide + n : NULL, lanes, p,
-                     wide, clamp);
+    return lif_block(u + n, rule == RULE_CUBA ? i + n : NULL, wide ? NULL : acc.narrow + n,
+                     wide ? acc.wide + n : NULL, lanes, p, wide, clamp, rule);
 }
 
-/* LIF rule for neuron n of channel c, one at a time; returns its spike (0 or 1). */
-SASTC_INLINE uint32_t lif_one(int32_t *u, sastc_acc acc, uint32_t n, uint32_t c,
-                              const neuron_params *p, int wide, int clamp)
+/* The drive of neuron n of channel c: (acc << frac_bits) + bias_q, and it clears the sum. */
+SASTC_INLINE int32_t take_drive(sastc_acc acc, uint32_t n, uint32_t c, const neuron_params *p,
+                                int wide)
 {
     const int32_t sum = wide ? acc.wide[n] : acc.narrow[n];
-    const int32_t u_pre = u_pre_of(u[n], sum, p->bias[c], p, clamp);
-    const int32_t spike = sastc_fire(u_pre, p->theta[c]);
-    u[n] = sastc_reset_membrane(u_pre, spike);
     if (wide)
         acc.wide[n] = 0;
     else
         acc.narrow[n] = 0;
+    return sastc_drive(sum, p->frac_bits, p->bias[c]);
+}
+
+/* The spiking rule for neuron n of channel c, one at a time; returns its spike (0 or 1). */
+SASTC_INLINE uint32_t lif_one(int32_t *u, int32_t *i, sastc_acc acc, uint32_t n, uint32_t c,
+                              const neuron_params *p, int wide, int clamp, int rule)
+{
+    const int32_t half = sastc_half(p->leak_shift);
+    int32_t drive = take_drive(acc, n, c, p, wide), u_pre, spike;
+    if (rule == RULE_CUBA) {
+        i[n] = decayed(i[n], p->alpha_q, half, drive, p, clamp);
+        drive = i[n];
+    }
+    u_pre = decayed(u[n], p->beta_q, half, drive, p, clamp);
+    spike = sastc_fire(u_pre, p->theta[c]);
+    u[n] = sastc_reset_by(u_pre, spike, p->theta[c], p->reset_mask != 0 ? 1u : 0u);
     return (uint32_t)spike;
 }
 
@@ -248,18 +287,18 @@ static void fill_lanes(lane_params *lanes, const neuron_params *p, uint32_t c0, 
         lanes->half[j] = sastc_half(p->leak_shift);
 }
 
-/* LIF rule for neurons [first, neurons) one at a time (first a multiple of 32), a bitmap
- * word at a time. */
-SASTC_INLINE void lif_rest(int32_t *u, sastc_acc acc, uint32_t *bitmap, uint32_t first,
-                           uint32_t neurons, uint32_t channels, const neuron_params *p,
-                           int wide, int clamp)
+/* The spiking rule for neurons [first, neurons) one at a time (first a multiple of 32), a
+ * bitmap word at a time. */
+SASTC_INLINE void lif_rest(int32_t *u, int32_t *i, sastc_acc acc, uint32_t *bitmap,
+                           uint32_t first, uint32_t neurons, uint32_t channels,
+                           const neuron_params *p, int wide, int clamp, int rule)
 {
     uint32_t n = first, c = first % channels;
     while (n < neurons) { /* word n / 32: bits of neurons n .. n + 31 */
         const uint32_t end = neurons - n < SASTC_LANES ? neurons : n + SASTC_LANES;
         uint32_t bits = 0;
         for (; n < end; ++n) {
-            bits |= lif_one(u, acc, n, c, p, wide, clamp) << (n % SASTC_LANES);
+            bits |= lif_one(u, i, acc, n, c, p, wide, clamp, rule) << (n % SASTC_LANES);
             c = c + 1u == channels ? 0u : c + 1u;
         }
         bitmap[(n - 1u) / SASTC_LANES] = bits;
@@ -329,9 +368,10 @@ static uint32_t mark_touched(sastc_acc acc, uint32_t *touched, uint32_t blocks, 
     return first;
 }
 
-/* Pass 3: every quiet block but `ref` takes the membranes and spikes of block `ref`. */
-static void copy_quiet(int32_t *u, uint32_t *bitmap, const uint32_t *touched, uint32_t blocks,
-                       uint32_t ref)
+/* Pass 3: every quiet block but `ref` takes the membranes, the currents (CUBA: i not NULL) and
+ * the spikes of block `ref`. */
+static void copy_quiet(int32_t *u, int32_t *i, uint32_t *bitmap, const uint32_t *touched,
+                       uint32_t blocks, uint32_t ref)
 {
     uint32_t b0;
     for (b0 = 0; b0 < blocks; b0 += 32u) {
@@ -340,6 +380,8 @@ static void copy_quiet(int32_t *u, uint32_t *bitmap, const uint32_t *touched, ui
             const uint32_t b = b0 + sastc_ctz32(quiet);
             if (b != ref) {
                 copy_block(u + b * SASTC_LANES, u + ref * SASTC_LANES);
+                if (i != NULL)
+                    copy_block(i + b * SASTC_LANES, i + ref * SASTC_LANES);
                 bitmap[b] = bitmap[ref];
             }
         }
@@ -366,34 +408,36 @@ SASTC_NOINLINE void arm_blocks(int32_t *u, int16_t *acc16, uint32_t *bitmap,
 }
 #endif
 
-SASTC_INLINE void lif_blocks(int32_t *u, sastc_acc acc, uint32_t *bitmap,
+SASTC_INLINE void lif_blocks(int32_t *u, int32_t *i, sastc_acc acc, uint32_t *bitmap,
                              const uint32_t *touched, uint32_t ref, uint32_t b0, uint32_t stride,
                              uint32_t blocks, const lane_params *lanes, const neuron_params *p,
-                             int wide, int clamp)
+                             int wide, int clamp, int rule)
 {
     uint32_t b;
 #if defined(SASTC_ARM_DSP)
-    if (!wide && !clamp && p->arm) {
+    if (rule == RULE_ZERO && !wide && !clamp && p->arm) {
         arm_blocks(u, acc.narrow, bitmap, touched, ref, b0, stride, blocks, lanes, p);
         return;
     }
 #endif
     for (b = b0; b < blocks; b += stride)
         if (touched == NULL || (touched[b / 32u] >> (b % 32u) & 1u) != 0u || b == ref)
-            bitmap[b] = lif_block_at(u, acc, b * SASTC_LANES, lanes, p, wide, clamp);
+            bitmap[b] = lif_block_at(u, i, acc, b * SASTC_LANES, lanes, p, wide, clamp, rule);
 }
 
-/* LIF rule over the layer: whole blocks of 32 neurons where the channel count allows (see the
+/* The spiking rule over the layer: whole blocks of 32 neurons where the channel count allows (see the
  * top of this file), the rest one by one.
  * When C divides 32 all blocks have the same lanes, and a block is "quiet" until its sums
  * are non-zero for the first time after the reset (its flag in `touched` is then set): all
- * quiet blocks started from u = 0 and had the same input (none) since, so they hold the same
- * membranes. Only one of them, `ref`, is computed; the others copy its membranes and spikes. */
+ * quiet blocks started from u = 0 (and i = 0) and had the same input (none) since, so they hold
+ * the same membranes (and currents). Only one of them, `ref`, is computed; the others copy
+ * its state and spikes. */
 SASTC_INLINE void lif_layer(const sastc_layer *layer, int32_t *u, sastc_acc acc,
-                            uint32_t *bitmap, uint32_t *touched, int wide, int clamp)
+                            uint32_t *bitmap, uint32_t *touched, int wide, int clamp, int rule)
 {
     const neuron_params p = params_of(layer);
     const uint32_t channels = layer->out_c, neurons = sastc_neurons(layer);
+    int32_t *i = rule == RULE_CUBA ? u + sastc_membrane_words(neurons) : NULL; /* currents */
     const int periodic = SASTC_LANES % channels == 0u;          /* C divides 32 */
     const int grouped = !periodic && channels % SASTC_LANES == 0u; /* C a multiple of 32 */
     const int quiet = SASTC_QUIET_BLOCKS && periodic;
@@ -404,66 +448,40 @@ SASTC_INLINE void lif_layer(const sastc_layer *layer, int32_t *u, sastc_acc acc,
     uint32_t g;
     for (g = 0; g < groups && blocks > 0u; ++g) { /* lanes: channels 32 g + j (mod C) */
         fill_lanes(&lanes, &p, g * SASTC_LANES, channels, clamp);
-        lif_blocks(u, acc, bitmap, quiet ? touched : NULL, ref, g, groups, blocks, &lanes, &p,
-                   wide, clamp);
+        lif_blocks(u, i, acc, bitmap, quiet ? touched : NULL, ref, g, groups, blocks, &lanes,
+                   &p, wide, clamp, rule);
     }
     if (ref != UINT32_MAX)
-        copy_quiet(u, bitmap, touched, blocks, ref);
-    lif_rest(u, acc, bitmap, blocks * SASTC_LANES, neurons, channels, &p, wide, clamp);
+        copy_quiet(u, i, bitmap, touched, blocks, ref);
+    lif_rest(u, i, acc, bitmap, blocks * SASTC_LANES, neurons, channels, &p, wide, clamp, rule);
+}
+
+/* lif_layer with `rule` (a constant) and the sums' width and the clamp chosen. */
+SASTC_INLINE void lif_layer_of(const sastc_layer *layer, int32_t *u, sastc_acc acc,
+                               uint32_t *bits, uint32_t *touched, int wide, int clamp, int rule)
+{
+    if (wide) {
+        if (clamp)
+            lif_layer(layer, u, acc, bits, touched, 1, 1, rule);
+        else
+            lif_layer(layer, u, acc, bits, touched, 1, 0, rule);
+    } else if (clamp) {
+        lif_layer(layer, u, acc, bits, touched, 0, 1, rule);
+    } else {
+        lif_layer(layer, u, acc, bits, touched, 0, 0, rule);
+    }
 }
 
 void sastc_update_lif(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
                       uint32_t *bits, uint32_t *touched, uint32_t step)
 {
     const int clamp = step >= layer->unsaturated_steps;
-    if (wide) {
-        if (clamp)
-            lif_layer(layer, u, acc, bits, touched, 1, 1);
-        else
-            lif_layer(layer, u, acc, bits, touched, 1, 0);
-    } else if (clamp) {
-        lif_layer(layer, u, acc, bits, touched, 0, 1);
-    } else {
-        lif_layer(layer, u, acc, bits, touched, 0, 0);
-    }
-}
-
-/* The drive of neuron n of channel c: (acc << frac_bits) + bias_q, and it clears the sum. */
-SASTC_INLINE int32_t take_drive(sastc_acc acc, uint32_t n, uint32_t c, const neuron_params *p,
-                                int wide)
-{
-    const int32_t sum = wide ? acc.wide[n] : acc.narrow[n];
-    if (wide)
-        acc.wide[n] = 0;
+    if (sastc_has_current(layer))
+        lif_layer_of(layer, u, acc, bits, touched, wide, clamp, RULE_CUBA);
+    else if (layer->reset == SASTC_RESET_SUBTRACT)
+        lif_layer_of(layer, u, acc, bits, touched, wide, clamp, RULE_SUBTRACT);
     else
-        acc.narrow[n] = 0;
-    return sastc_drive(sum, p->frac_bits, p->bias[c]);
-}
-
-void sastc_update_spiking(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
-                          uint32_t *bits)
-{
-    const neuron_params p = params_of(layer);
-    const uint32_t channels = layer->out_c, neurons = sastc_neurons(layer);
-    int32_t *current = sastc_has_current(layer) ? u + sastc_membrane_words(neurons) : NULL;
-    uint32_t n, c = 0, word = 0;
-    for (n = 0; n < neurons; ++n) { /* [c = saturate(leak(c) + drive)]; u_pre; spike; reset */
-        int32_t drive = take_drive(acc, n, c, &p, wide), u_pre, spike;
-        if (current != NULL) {
-            current[n] = sastc_saturate(sastc_leak(current[n], layer->alpha_q, p.leak_shift) +
-                                        drive, p.low, p.high);
-            drive = current[n];
-        }
-        u_pre = sastc_saturate(sastc_leak(u[n], p.beta_q, p.leak_shift) + drive, p.low, p.high);
-        spike = sastc_fire(u_pre, p.theta[c]);
-        u[n] = sastc_reset_by(u_pre, spike, p.theta[c], layer->reset == SASTC_RESET_SUBTRACT);
-        word |= (uint32_t)spike << (n % SASTC_LANES);
-        if (n % SASTC_LANES == SASTC_LANES - 1u || n + 1u == neurons) { /* a whole word */
-            bits[n / SASTC_LANES] = word;
-            word = 0u;
-        }
-        c = c + 1u == channels ? 0u : c + 1u;
-    }
+        lif_layer_of(layer, u, acc, bits, touched, wide, clamp, RULE_ZERO);
 }
 
 void sastc_update_li(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,

@@ -127,10 +127,7 @@ static void step_layers(const sastc_model *model, int32_t *state, const uint8_t 
         if (!sastc_spiking(layer)) {
             sastc_update_li(layer, u, acc, wide, logits);
         } else {
-            if (sastc_block_rule(layer))
-                sastc_update_lif(layer, u, acc, wide, bits, touched, step);
-            else
-                sastc_update_spiking(layer, u, acc, wide, bits);
+            sastc_update_lif(layer, u, acc, wide, bits, touched, step);
             if (l + 1u == model->num_layers)
                 sastc_count_spikes(bits, n, logits);
         }
