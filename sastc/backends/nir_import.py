@@ -20,6 +20,7 @@ the graph for the compile step to fill from the dataset.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -34,7 +35,8 @@ from sastc.backends.nir_convert import Converted, convert_node, declared_shape
 from sastc.backends.nir_reading import NirOptions, Reading, check_reset, resolve_reading
 from sastc.errors import GraphError, InterchangeError
 from sastc.ir.graph import Graph
-from sastc.ir.nodes import Affine, Conv2d, Input, NeuronNode, Output, Shape
+from sastc.ir.nodes import Input, NeuronNode, Output, Shape
+from sastc.synapses import op_of_node
 
 READ_ERRORS = (OSError, KeyError, ValueError, TypeError, AssertionError, AttributeError)
 
@@ -207,15 +209,14 @@ def _per_channel(values: np.ndarray, shape: Shape, what: str) -> np.ndarray:
     return full[:, 0]
 
 
-def _folded(synapse: Affine | Conv2d, item: Converted, shape: Shape, what: str) -> Affine | Conv2d:
-    """The synapse with ``I = g * (W x + b) + d`` folded in: ``W' = g W``, ``b' = g b + d``."""
+def _folded(synapse: Any, item: Converted, shape: Shape, what: str) -> Any:
+    """The synapse (a node of a synapse op, :mod:`sastc.synapses`) with ``I = g * (W x + b) +
+    d`` folded in: ``W' = g W``, ``b' = g b + d``."""
     gain = _per_channel(1.0 if item.gain is None else item.gain, shape, f"{what}: input gain")
     drive = _per_channel(0.0 if item.drive is None else item.drive, shape, f"{what}: v_leak drive")
     weight = synapse.weight * gain.reshape((-1,) + (1,) * (synapse.weight.ndim - 1))
     bias = synapse.bias * gain + drive
-    if isinstance(synapse, Conv2d):
-        return Conv2d(weight, bias, synapse.stride, synapse.padding)
-    return Affine(weight, bias)
+    return dataclasses.replace(synapse, weight=weight, bias=bias)
 
 
 def fold_neuron_inputs(order: list[str], converted: dict[str, Converted], shapes: dict[str, Shape],
@@ -227,7 +228,7 @@ def fold_neuron_inputs(order: list[str], converted: dict[str, Converted], shapes
             continue
         what = f"{source}: node {name!r} ({_type(item)})"
         synapse = converted[prev].node
-        if not isinstance(synapse, (Affine, Conv2d)):
+        if op_of_node(synapse.type_name) is None:
             raise InterchangeError(f"{what} has an input gain dt*r/tau != 1 or v_leak != 0, "
                                    f"which needs a Conv2d/Affine/Linear just before it to fold "
                                    f"into; node {prev!r} is {_type(converted[prev])}")
