@@ -194,6 +194,19 @@ def test_every_emitter_refuses_an_unimplemented_op_listing_what_it_runs(
         get_emitter(emitter)(model, tmp_path)
 
 
+@pytest.mark.parametrize(("emitter", "numbers"), EMIT_CASES)
+def test_every_emitter_refuses_pooling_when_the_pool_op_lacks_its_entry(
+        emitter: str, numbers: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _need(emitter)
+    monkeypatch.setitem(SYNAPSES, POOL, dataclasses.replace(
+        synapse_op(POOL), int_forward=None, c_name=None, onnx_float=None, onnx_int=None,
+        nir_node=None))
+    model = _emit_input("int8-fixed" if numbers == "integer" else None)
+    with pytest.raises(CompileError, match=r"uses synapse op 'pool', which .* does not "
+                                           r"implement; supported: none$"):
+        get_emitter(emitter)(model, tmp_path)
+
+
 def test_the_simulators_run_an_op_by_its_entries_alone(float_only_op: str) -> None:
     model = _with_op(_emit_input("int8-fixed"), 1, float_only_op)
     original = _emit_input(None).float_net

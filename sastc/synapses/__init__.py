@@ -87,7 +87,7 @@ def backend_entry(entry: str, op: str, backend: str, layer: str) -> Any:
     if value is None:
         raise CompileError(f"{backend}: layer {layer!r} uses synapse op {op!r}, which "
                            f"{backend} does not implement; supported: "
-                           f"{', '.join(supporting(entry, definition.stage))}")
+                           f"{', '.join(supporting(entry, definition.stage)) or 'none'}")
     return value
 
 
