@@ -7,7 +7,8 @@ channel counts) one at a time. Each case compares every layer's spikes at every 
 logits and the classes with :class:`sastc.sim.int_sim.IntegerSimulator`, for INT8 and INT4
 weights: int16 sums and int32 sums (flushed after every event), clamp-free steps and
 clamped ones, saturating membranes and currents, quiet blocks (and the build that computes
-every block), and AddressSanitizer + UndefinedBehaviorSanitizer.
+every block), the shared copies that Arm cores build, and AddressSanitizer +
+UndefinedBehaviorSanitizer.
 """
 
 from __future__ import annotations
@@ -94,6 +95,18 @@ def test_blocks_equal_the_simulator(build: Callable[..., CRuntime], rule: str, p
         assert min(steps) > 0 and max(steps) < TIME_BINS  # both rules in one run
     frames = random_frames(qnet, 3, seed=1, density=0.15, max_count=1)
     assert_spiking(assert_same(qnet, build(qnet), frames).records)
+
+
+@pytest.mark.parametrize("narrow", [True, False])
+@pytest.mark.parametrize("rule", ["lif-zero", "if-subtract", "cuba-subtract"])
+def test_shared_copies_of_arm_cores(build: Callable[..., CRuntime], rule: str,
+                                    narrow: bool) -> None:
+    """-DSASTC_SPECIALISE_RULES=0 (the default on Arm cores): LIF and IF layers share the blocks
+    whose reset is read at run time, CUBA layers run one neuron at a time."""
+    qnet = with_membranes(rule_qnet(rule, "int4-fixed", seed=2), 22)
+    frames = random_frames(qnet, 2, seed=2, density=0.15)
+    runtime = build(qnet, flags=("-DSASTC_SPECIALISE_RULES=0",), narrow=narrow)
+    assert_spiking(assert_same(qnet, runtime, frames).records)
 
 
 def _saturating(qnet: QNet) -> QNet:

@@ -146,10 +146,11 @@ SASTC_INLINE void sastc_arm_block_i4(int16_t *acc, const uint16_t *w, uint32_t f
 }
 
 /* One neuron (membrane in u_reg, its int16 sum the low or high half of pair_reg): u_pre =
- * leak(u) + acc * 2^frac + bias, then a spike where u_pre >= theta1 (= theta_q + 1): u = 0
- * and bit sastc_bit of the spike word (lr). Spikes are rare, so the common path branches
- * past those two instructions: 6 instructions. Registers: r2 lane pairs (bias, theta1),
- * r3 m, r12 2^frac, r10 and r11 scratch. */
+ * leak(u) + acc * 2^frac + bias, then a spike where u_pre >= theta1 (= theta_q + 1): u =
+ * (u_pre - theta_q) & reset mask (the 6th argument, on the stack: 0 resets to zero, -1
+ * subtracts the threshold) and bit sastc_bit of the spike word (lr). Spikes are rare, so the
+ * common path branches past those five instructions: 6 instructions. Registers: r2 lane
+ * pairs (bias, theta1), r3 m, r12 2^frac, r10 and r11 scratch. */
 #define SASTC_ARM_NEURON(u_reg, pair_reg, half)                                              \
     "ldrd r10, r11, [r2], #8\n\t"                                                            \
     "smla" half "b r10, " pair_reg ", r12, r10\n\t" /* acc * 2^frac + bias */               \
@@ -157,7 +158,10 @@ SASTC_INLINE void sastc_arm_block_i4(int16_t *acc, const uint16_t *w, uint32_t f
     "smmlar " u_reg ", " u_reg ", r3, r10\n\t"      /* u_pre */                             \
     "cmp " u_reg ", r11\n\t"                                                                 \
     "blt 1f\n\t"                                                                             \
-    "movs " u_reg ", #0\n\t"                                                                 \
+    "sub " u_reg ", " u_reg ", r11\n\t"                                                      \
+    "adds " u_reg ", #1\n\t"                                                                 \
+    "ldr r10, [sp, #40]\n\t"                                                                 \
+    "and " u_reg ", " u_reg ", r10\n\t"                                                      \
     "orr lr, lr, #(1 << sastc_bit)\n\t"                                                      \
     "1:\n\t"                                                                                 \
     ".set sastc_bit, sastc_bit + 1\n\t"
@@ -173,12 +177,13 @@ SASTC_INLINE void sastc_arm_block_i4(int16_t *acc, const uint16_t *w, uint32_t f
 
 /* LIF rule for 32 neurons with int16 sums, u_pre unclamped (a naked function: it saves what
  * it uses, r7 and r9 included): u, the sums, the lane pairs (bias, theta1 of every lane)
- * and m in r0..r3, 2^frac on the stack. The sums are read and cleared; returns the spike
- * bits. About 7 instructions per neuron. */
+ * and m in r0..r3, 2^frac and the reset mask (0: to zero, -1: by subtraction) on the
+ * stack. The sums are read and cleared; returns the spike bits. About 7 instructions per
+ * neuron. */
 __attribute__((naked, noinline, unused)) static uint32_t
 sastc_arm_lif_narrow(int32_t *u SASTC_UNUSED, int16_t *acc16 SASTC_UNUSED,
                      const int32_t *pairs SASTC_UNUSED, int32_t m SASTC_UNUSED,
-                     int32_t scale SASTC_UNUSED)
+                     int32_t scale SASTC_UNUSED, int32_t reset_mask SASTC_UNUSED)
 {
     __asm__("push {r4-r11, lr}\n\t"
             "ldr r12, [sp, #36]\n\t" /* 2^frac, the 5th argument */
@@ -199,14 +204,14 @@ sastc_arm_lif_narrow(int32_t *u SASTC_UNUSED, int16_t *acc16 SASTC_UNUSED,
 
 /* The same with int32 sums (after a flush), in C. */
 SASTC_INLINE uint32_t sastc_arm_lif_wide(int32_t *u, int32_t *acc32, const int32_t *pairs,
-                                         int32_t m, int32_t scale)
+                                         int32_t m, int32_t scale, int32_t reset_mask)
 {
     uint32_t keep = 0u, j;
     for (j = 32u; j-- > 0u;) { /* lane 0 ends lowest */
         const int32_t before = u[j];
         const int32_t pre = sastc_smmlar(before, m, before + acc32[j] * scale + pairs[2u * j]);
         const int32_t t = pre - pairs[2u * j + 1u]; /* < 0: no spike */
-        u[j] = pre & (t >> 31);
+        u[j] = t < 0 ? pre : (t + 1) & reset_mask; /* u_pre - theta_q: t + 1 */
         keep = keep << 1 | (uint32_t)t >> 31;
         acc32[j] = 0;
     }

@@ -30,9 +30,22 @@
 
 #define SASTC_LANES 32u /* neurons per block: the bits of one bitmap word */
 
-/* The rule of a spiking layer, a constant after inlining: LIF/IF reset to zero, LIF/IF reset
- * by subtraction, CUBA (either reset: neuron_params.reset_mask). */
-enum { RULE_ZERO = 0, RULE_SUBTRACT = 1, RULE_CUBA = 2 };
+/* The rule of a spiking layer, a constant after inlining: LIF/IF reset to zero, by
+ * subtraction, or by neuron_params.reset_mask (either reset, read at run time), and CUBA
+ * (either reset, by the mask). */
+enum { RULE_ZERO = 0, RULE_SUBTRACT = 1, RULE_MASKED = 2, RULE_CUBA = 3 };
+
+/* Every rule, sum width and clamp has its own copy of the block code (a constant for the
+ * compiler), except on Arm cores, where code space is scarce: there LIF and IF layers share
+ * the copies of RULE_MASKED, and CUBA layers run one neuron at a time (cuba_layer;
+ * -DSASTC_SPECIALISE_RULES=0/1 chooses). */
+#if !defined(SASTC_SPECIALISE_RULES)
+#if defined(__arm__)
+#define SASTC_SPECIALISE_RULES 0
+#else
+#define SASTC_SPECIALISE_RULES 1
+#endif
+#endif
 
 /* Built with -DSASTC_NO_QUIET_BLOCKS, every block is computed (the tests compare both). */
 #if defined(SASTC_NO_QUIET_BLOCKS)
@@ -83,8 +96,7 @@ static neuron_params params_of(const sastc_layer *layer)
     p.bias = layer->bias_q;
     p.theta = layer->theta_q;
 #if defined(SASTC_ARM_DSP)
-    p.arm = !sastc_has_current(layer) && layer->reset == SASTC_RESET_ZERO &&
-            p.leak_shift >= 1u && p.leak_shift <= 30u && p.frac_bits <= 14u &&
+    p.arm = !sastc_has_current(layer) && p.leak_shift >= 1u && p.leak_shift <= 30u && p.frac_bits <= 14u &&
             layer->membrane_bits <= 30u && p.beta_q >= sastc_half(p.leak_shift) &&
             p.beta_q <= (int32_t)(1u << p.leak_shift);
     p.arm_m = p.arm ? (int32_t)((uint32_t)(p.beta_q - (int32_t)(1u << p.leak_shift))
@@ -106,7 +118,7 @@ SASTC_INLINE int32_t decayed(int32_t x, int32_t decay_q, int32_t half, int32_t d
 }
 
 /* u after a spike (u_pre >= theta1 = theta_q + 1, as 0 <= theta_q < 2^(membrane_bits - 1)
- * <= 2^30): 0, u_pre - theta_q, or by the layer's reset_mask (CUBA). The difference is
+ * <= 2^30): 0, u_pre - theta_q, or that & the layer's reset_mask. The difference is
  * computed for every lane and at least -2^31 (|u_pre| <= 2^30, theta1 <= 2^30). */
 SASTC_INLINE int32_t fired(int32_t u_pre, int32_t theta1, const neuron_params *p, int rule)
 {
@@ -192,8 +204,9 @@ SASTC_INLINE uint32_t lif_block_at(int32_t *u, int32_t *i, sastc_acc acc, uint32
                                    int clamp, int rule)
 {
 #if defined(SASTC_ARM_DSP)
-    if (rule == RULE_ZERO && wide && !clamp && p->arm) /* the int16 case runs in arm_blocks */
-        return sastc_arm_lif_wide(u + n, acc.wide + n, lanes->pairs, p->arm_m, p->arm_scale);
+    if (rule != RULE_CUBA && wide && !clamp && p->arm) /* the int16 case runs in arm_blocks */
+        return sastc_arm_lif_wide(u + n, acc.wide + n, lanes->pairs, p->arm_m, p->arm_scale,
+                                  p->reset_mask);
 #endif
     return lif_block(u + n, rule == RULE_CUBA ? i + n : NULL, wide ? NULL : acc.narrow + n,
                      wide ? acc.wide + n : NULL, lanes, p, wide, clamp, rule);
@@ -404,7 +417,7 @@ SASTC_NOINLINE void arm_blocks(int32_t *u, int16_t *acc16, uint32_t *bitmap,
     for (b = b0; b < blocks; b += stride)
         if (touched == NULL || (touched[b / 32u] >> (b % 32u) & 1u) != 0u || b == ref)
             bitmap[b] = sastc_arm_lif_narrow(u + b * SASTC_LANES, acc16 + b * SASTC_LANES,
-                                             pairs, m, scale);
+                                             pairs, m, scale, p->reset_mask);
 }
 #endif
 
@@ -415,7 +428,7 @@ SASTC_INLINE void lif_blocks(int32_t *u, int32_t *i, sastc_acc acc, uint32_t *bi
 {
     uint32_t b;
 #if defined(SASTC_ARM_DSP)
-    if (rule == RULE_ZERO && !wide && !clamp && p->arm) {
+    if (rule != RULE_CUBA && !wide && !clamp && p->arm) {
         arm_blocks(u, acc.narrow, bitmap, touched, ref, b0, stride, blocks, lanes, p);
         return;
     }
@@ -472,16 +485,39 @@ SASTC_INLINE void lif_layer_of(const sastc_layer *layer, int32_t *u, sastc_acc a
     }
 }
 
+#if !SASTC_SPECIALISE_RULES
+/* The CUBA rule one neuron at a time, the sums' width read at run time, always clamped (an
+ * identity while unsaturated): the smallest code. */
+SASTC_NOINLINE void cuba_layer(const sastc_layer *layer, int32_t *u, sastc_acc acc,
+                               uint32_t *bits, int wide)
+{
+    const neuron_params p = params_of(layer);
+    const uint32_t neurons = sastc_neurons(layer);
+    lif_rest(u, u + sastc_membrane_words(neurons), acc, bits, 0u, neurons, layer->out_c, &p,
+             wide, 1, RULE_CUBA);
+}
+#endif
+
 void sastc_update_lif(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
                       uint32_t *bits, uint32_t *touched, uint32_t step)
 {
     const int clamp = step >= layer->unsaturated_steps;
-    if (sastc_has_current(layer))
-        lif_layer_of(layer, u, acc, bits, touched, wide, clamp, RULE_CUBA);
-    else if (layer->reset == SASTC_RESET_SUBTRACT)
+    const int rule = sastc_has_current(layer)                ? RULE_CUBA
+                     : layer->reset == SASTC_RESET_SUBTRACT ? RULE_SUBTRACT
+                                                             : RULE_ZERO;
+#if SASTC_SPECIALISE_RULES
+    if (rule == RULE_ZERO)
+        lif_layer_of(layer, u, acc, bits, touched, wide, clamp, RULE_ZERO);
+    else if (rule == RULE_SUBTRACT)
         lif_layer_of(layer, u, acc, bits, touched, wide, clamp, RULE_SUBTRACT);
     else
-        lif_layer_of(layer, u, acc, bits, touched, wide, clamp, RULE_ZERO);
+        lif_layer_of(layer, u, acc, bits, touched, wide, clamp, RULE_CUBA);
+#else
+    if (rule != RULE_CUBA)
+        lif_layer_of(layer, u, acc, bits, touched, wide, clamp, RULE_MASKED);
+    else
+        cuba_layer(layer, u, acc, bits, wide);
+#endif
 }
 
 void sastc_update_li(const sastc_layer *layer, int32_t *u, sastc_acc acc, int wide,
