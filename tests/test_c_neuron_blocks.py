@@ -102,7 +102,8 @@ def test_blocks_equal_the_simulator(build: Callable[..., CRuntime], rule: str, p
 def test_shared_copies_of_arm_cores(build: Callable[..., CRuntime], rule: str,
                                     narrow: bool) -> None:
     """-DSASTC_SPECIALISE_RULES=0 (the default on Arm cores): LIF and IF layers share the blocks
-    whose reset is read at run time, CUBA layers run one neuron at a time."""
+    whose reset is read at run time, CUBA layers a compact block loop (int16 sums, clamp-free
+    steps) or one neuron at a time."""
     qnet = with_membranes(rule_qnet(rule, "int4-fixed", seed=2), 22)
     frames = random_frames(qnet, 2, seed=2, density=0.15)
     runtime = build(qnet, flags=("-DSASTC_SPECIALISE_RULES=0",), narrow=narrow)

@@ -37,8 +37,9 @@ enum { RULE_ZERO = 0, RULE_SUBTRACT = 1, RULE_MASKED = 2, RULE_CUBA = 3 };
 
 /* Every rule, sum width and clamp has its own copy of the block code (a constant for the
  * compiler), except on Arm cores, where code space is scarce: there LIF and IF layers share
- * the copies of RULE_MASKED, and CUBA layers run one neuron at a time (cuba_layer;
- * -DSASTC_SPECIALISE_RULES=0/1 chooses). */
+ * the copies of RULE_MASKED, and CUBA layers run a compact loop per block (int16 sums,
+ * clamp-free steps) or one neuron at a time (cuba_any; -DSASTC_SPECIALISE_RULES=0/1
+ * chooses). */
 #if !defined(SASTC_SPECIALISE_RULES)
 #if defined(__arm__)
 #define SASTC_SPECIALISE_RULES 0
@@ -486,15 +487,49 @@ SASTC_INLINE void lif_layer_of(const sastc_layer *layer, int32_t *u, sastc_acc a
 }
 
 #if !SASTC_SPECIALISE_RULES
-/* The CUBA rule one neuron at a time, the sums' width read at run time, always clamped (an
- * identity while unsaturated): the smallest code. */
-SASTC_NOINLINE void cuba_layer(const sastc_layer *layer, int32_t *u, sastc_acc acc,
-                               uint32_t *bits, int wide)
+
+/* CUBA rule for the 32 neurons of block n .. n + 31 with int16 sums, clamp-free, as a loop
+ * (not unrolled: small code); returns the spike bits. */
+SASTC_NOINLINE uint32_t cuba_block_loop(int32_t *u, int32_t *i, int16_t *acc16,
+                                        const lane_params *lanes, const neuron_params *p)
+{
+    const int32_t half = lanes->half[0];
+    uint32_t j, bits = 0;
+    for (j = 0; j < SASTC_LANES; ++j) {
+        const int32_t drive = sastc_drive(acc16[j], p->frac_bits, lanes->bias[j]);
+        const int32_t current = decayed(i[j], p->alpha_q, half, drive, p, 0);
+        const int32_t u_pre = decayed(u[j], p->beta_q, half, current, p, 0);
+        const int32_t below = u_pre < lanes->theta1[j];
+        i[j] = current;
+        u[j] = below ? u_pre : fired(u_pre, lanes->theta1[j], p, RULE_CUBA);
+        acc16[j] = 0;
+        bits |= (uint32_t)!below << j;
+    }
+    return bits;
+}
+
+/* CUBA: blocks (cuba_block_loop) for int16 sums and clamp-free steps where C divides 32 or is
+ * a multiple of 32, else one neuron at a time. */
+SASTC_NOINLINE void cuba_any(const sastc_layer *layer, int32_t *u, sastc_acc acc,
+                             uint32_t *bits, int wide, int clamp)
 {
     const neuron_params p = params_of(layer);
-    const uint32_t neurons = sastc_neurons(layer);
-    lif_rest(u, u + sastc_membrane_words(neurons), acc, bits, 0u, neurons, layer->out_c, &p,
-             wide, 1, RULE_CUBA);
+    const uint32_t channels = layer->out_c, neurons = sastc_neurons(layer);
+    const int grouped = channels % SASTC_LANES == 0u;
+    const uint32_t blocks = !wide && !clamp && (SASTC_LANES % channels == 0u || grouped)
+                                ? neurons / SASTC_LANES
+                                : 0u;
+    const uint32_t groups = grouped ? channels / SASTC_LANES : 1u;
+    int32_t *i = u + sastc_membrane_words(neurons);
+    lane_params lanes SASTC_ALIGN16;
+    uint32_t g, b;
+    for (g = 0; g < groups && blocks > 0u; ++g) {
+        fill_lanes(&lanes, &p, g * SASTC_LANES, channels, 1);
+        for (b = g; b < blocks; b += groups)
+            bits[b] = cuba_block_loop(u + b * SASTC_LANES, i + b * SASTC_LANES,
+                                      acc.narrow + b * SASTC_LANES, &lanes, &p);
+    }
+    lif_rest(u, i, acc, bits, blocks * SASTC_LANES, neurons, channels, &p, wide, 1, RULE_CUBA);
 }
 #endif
 
@@ -516,7 +551,7 @@ void sastc_update_lif(const sastc_layer *layer, int32_t *u, sastc_acc acc, int w
     if (rule != RULE_CUBA)
         lif_layer_of(layer, u, acc, bits, touched, wide, clamp, RULE_MASKED);
     else
-        cuba_layer(layer, u, acc, bits, wide);
+        cuba_any(layer, u, acc, bits, wide, clamp);
 #endif
 }
 
