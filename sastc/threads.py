@@ -55,10 +55,11 @@ class Workload:
 
 
 WORKLOADS = {w.name: w for w in (
-    # forward synapse MACs of one batch (training_work); with passive waits on 2 idle cores,
-    # 2 threads took 1.4x as long per step at 3.4e8 (N-MNIST net, batch 32), as long at
-    # 6.7e8, 0.72x at 2.1e9
-    Workload("train", "MACs/step", 1.5e9, torch=True),
+    # forward synapse MACs of one batch (training_work); with passive waits on 2 idle cores
+    # and the fused C scan (benchmarks/thread_steps.py), 2 threads took 0.83x the time of
+    # one per step at 2.7e8 (synthetic net, batch 32), 0.85x at 3.4e8 (N-MNIST, batch 32),
+    # 0.59-0.64x at 1.1-1.3e9; with the torch-op scan they broke even only at 6.7e8
+    Workload("train", "MACs/step", 2e8, torch=True),
     # inference runs the same kernels: the train minimum over ~6e5 MACs x 16 steps a sample
     Workload("eval", "samples/batch", 256, torch=True),
     # whole batch parts per Python thread (split_batch: at least 8 samples each)
