@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import warnings
 from collections.abc import Callable, Iterator
@@ -62,16 +63,27 @@ def _norse(path: Path, frames: np.ndarray, spiking: dict[str, bool]) -> list[np.
     return _as_records(outputs, spiking)
 
 
+def _reset_modes(graph: Any) -> dict[str, str]:
+    """Spiking neuron node -> its reset, as sastc's metadata states it (the file's
+    ``flavor_note`` says what to set on each)."""
+    return json.loads(graph.metadata["reset_modes"])
+
+
 def _sinabs(path: Path, frames: np.ndarray, spiking: dict[str, bool]) -> list[np.ndarray]:
-    """``sinabs.from_nir`` with the one-spike, reset-to-zero neurons NIR cannot ask for."""
+    """``sinabs.from_nir`` with the one-spike neurons NIR cannot ask for, and the reset to zero
+    where a layer has it (Sinabs' default ``MembraneSubtract`` is sastc's subtract reset)."""
     import sinabs
     from sinabs.activation import MembraneReset, SingleSpike
 
     batch, steps = frames.shape[:2]
-    model = sinabs.from_nir(_read(path, type_check=False), batch_size=batch)
-    for module in model.modules():
-        if isinstance(module, sinabs.layers.LIF) and module.spike_fn is not None:
-            module.spike_fn, module.reset_fn = SingleSpike, MembraneReset()
+    graph = _read(path, type_check=False)
+    modes = _reset_modes(graph)
+    model = sinabs.from_nir(graph, batch_size=batch)
+    for name, module in model.named_modules():
+        if isinstance(module, sinabs.layers.LIF) and name in modes:
+            module.spike_fn = SingleSpike
+            if modes[name] == "zero":
+                module.reset_fn = MembraneReset()
     _, state = model(_inputs(frames).flatten(0, 1))  # [B * T, ...], sample-major
     records = []
     for name, spikes in spiking.items():
@@ -113,7 +125,12 @@ def _spikingjelly(path: Path, frames: np.ndarray, spiking: dict[str, bool]) -> l
     """SpikingJelly's ``import_from_nir``: each neuron returns (spikes, (membrane,))."""
     from spikingjelly.activation_based.nir_exchange import import_from_nir
 
-    model, x = import_from_nir(_read(path)), _inputs(frames)
+    graph = _read(path)
+    model, x = import_from_nir(graph), _inputs(frames)
+    modules = dict(model.named_modules())
+    for name, mode in _reset_modes(graph).items():
+        if mode == "subtract":  # its importer builds v_reset = 0: a hard reset
+            modules[name].module.v_reset = None
     outputs = _hooked(model, list(spiking))
     state = None
     for t in range(x.shape[1]):

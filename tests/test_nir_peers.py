@@ -22,7 +22,7 @@ from sastc.backends.nir_export import emit_nir
 from sastc.backends.nir_import import import_nir
 from sastc.backends.nir_reading import NirOptions
 from sastc.compile import CompileOptions, compile_model
-from sastc.errors import ConfigError, InterchangeError
+from sastc.errors import CompileError, ConfigError, InterchangeError
 from sastc.ir.build import graph_from_spec, random_params
 from sastc.ir.graph import Graph
 from sastc.ir.layers import FloatNet
@@ -58,12 +58,14 @@ def frames(nmnist_dir: Path) -> np.ndarray:
                        limit=SAMPLES, progress=False).frames
 
 
-def sastc_graph() -> Graph:
-    """:data:`ARCH` with random weights and per-channel thresholds on the first layer."""
-    spec = parse_arch(ARCH, SENSOR, len(CLASSES))
+def sastc_graph(resets: tuple[str, str] = ("zero", "zero")) -> Graph:
+    """:data:`ARCH` with random weights, per-channel thresholds on the first layer and the
+    spiking layers' ``resets``."""
+    arch = ARCH.replace("beta=0.9", f"beta=0.9, reset={resets[1]}")
+    spec = parse_arch(arch, SENSOR, len(CLASSES))
     graph = graph_from_spec(spec, random_params(spec, 0, gain=3.0),
                             {"time_bins": TIME_BINS, "classes": CLASSES, "input_clip": 1})
-    graph.nodes["lif0"] = LIF(1.0, np.linspace(0.6, 1.4, 8))
+    graph.nodes["lif0"] = LIF(1.0, np.linspace(0.6, 1.4, 8), resets[0])
     return graph
 
 
@@ -96,6 +98,39 @@ def test_sastc_flavor_runs_in_the_peer_to_the_same_spikes(flavor: str, tmp_path:
     assert back.metadata["nir_import"]["flavor"] == flavor
     again = FloatSimulator(fuse(back), "hard").run(frames, record=True).records
     assert_same_records(again, ours)
+
+
+# the peers whose importer (+ the fix-up the file's flavor_note names) subtracts as sastc does;
+# snnTorch's importer builds every LIF with reset_mechanism="zero", Norse has no subtraction
+@pytest.mark.parametrize("resets", [("subtract", "subtract"), ("zero", "subtract")])
+@pytest.mark.parametrize("flavor", ["sinabs", "spikingjelly"])
+def test_subtract_reset_runs_in_the_peer_to_the_same_spikes(flavor: str, resets: tuple[str, str],
+                                                            tmp_path: Path,
+                                                            frames: np.ndarray) -> None:
+    pytest.importorskip(PEERS[flavor])
+    graph = sastc_graph(resets)
+    net = fuse(graph)
+    assert [layer.reset for layer in net.layers[:2]] == list(resets)
+    path = emit_nir(EmitInput(graph, net, nir_flavor=flavor), tmp_path)[0]
+    note = nir.read(path, type_check=False).metadata["flavor_note"]
+    subtracting = ", ".join(name for name, reset in zip(("lif0", "lif2"), resets, strict=True)
+                            if reset == "subtract")
+    assert f"reset subtract ({subtracting}): set" in note  # what the runner sets, by node
+    ours = FloatSimulator(net, "hard").run(frames, record=True).records
+    zero = FloatSimulator(fuse(sastc_graph()), "hard").run(frames, record=True).records
+    assert not np.array_equal(zero[1], ours[1])  # the subtraction changes the spikes
+    assert_same_records(run_in_peer(flavor, path, frames, neuron_kinds(net, graph)), ours)
+    again = FloatSimulator(fuse(import_nir(path)), "hard").run(frames, record=True).records
+    assert_same_records(again, ours)
+
+
+@pytest.mark.parametrize("flavor", ["snntorch", "norse"])
+def test_subtract_reset_is_refused_where_the_peer_cannot_run_it(flavor: str,
+                                                                tmp_path: Path) -> None:
+    graph = sastc_graph(("zero", "subtract"))
+    with pytest.raises(CompileError, match=rf"layer 'fc2' \(lif, reset subtract\).*{flavor}.*"
+                                           r"reset zero \(.*(reset_mechanism='zero'|never by)"):
+        emit_nir(EmitInput(graph, fuse(graph), nir_flavor=flavor), tmp_path)
 
 
 @pytest.mark.parametrize("name", list(PEER_NETS) + list(MODEL_PEER_NETS))

@@ -205,8 +205,9 @@ def graph_metadata(model: EmitInput, net: FloatNet, names: list[dict[str, str]],
     """Graph-level metadata: the discrete semantics, run parameters and quantization (the
     integers only in the spec flavour, whose node parameters are their dequantized values)."""
     flavor = flavor or get_flavor(SPEC)
-    meta: dict[str, Any] = {**SEMANTICS, **flavor_metadata(flavor), "sastc_version": __version__,
-                            **reset_metadata(net, names),
+    resets = reset_metadata(net, names)
+    meta: dict[str, Any] = {**SEMANTICS, **flavor_metadata(flavor, json.loads(resets["reset_modes"])),
+                            "sastc_version": __version__, **resets,
                             "readout": readout_text(net.readout), "time_bins": int(net.time_bins),
                             "classes": json.dumps(list(net.classes)),
                             "input_clip": int(net.metadata.get("input_clip", 1)),
@@ -230,15 +231,27 @@ def reset_metadata(net: FloatNet, names: list[dict[str, str]]) -> dict[str, Any]
             "reset_modes": json.dumps(modes)}
 
 
-def flavor_metadata(flavor: Flavor) -> dict[str, Any]:
-    """``dt``, the flavour and, for a peer's flavour, what its importer needs done by hand."""
+def flavor_metadata(flavor: Flavor, modes: dict[str, str] | None = None) -> dict[str, Any]:
+    """``dt``, the flavour and, for a peer's flavour, what its importer needs done by hand
+    (on the spiking nodes ``modes``: name -> reset)."""
     meta: dict[str, Any] = {"dt": flavor.dt or DEFAULT_DT, "nir_flavor": flavor.name}
     if flavor.name != SPEC:
         meta["threshold_comparison"] = flavor.compare
-        meta["flavor_note"] = (f"written for {flavor.peer}; v_threshold is written for its "
-                               f"'{flavor.compare}' spike test"
-                               + (f"; {flavor.after_import}" if flavor.after_import else ""))
+        notes = [f"written for {flavor.peer}; v_threshold is written for its "
+                 f"'{flavor.compare}' spike test", flavor.after_import,
+                 *_reset_fixes(flavor, modes or {})]
+        meta["flavor_note"] = "; ".join(note for note in notes if note)
     return meta
+
+
+def _reset_fixes(flavor: Flavor, modes: dict[str, str]) -> list[str]:
+    """Per reset, the nodes that reset so and what to set on them after the peer's importer."""
+    fixes = []
+    for reset in sorted(set(modes.values())):
+        if flavor.reset_fix(reset):
+            nodes = ", ".join(name for name, mode in modes.items() if mode == reset)
+            fixes.append(f"reset {reset} ({nodes}): set {flavor.reset_fix(reset)}")
+    return fixes
 
 
 def quantization_metadata(qnet: QNet, profile: dict[str, Any], names: list[dict[str, str]]

@@ -68,6 +68,9 @@ class Flavor:
     after_import: str = ""  # what the user must do after the peer's importer
     models: tuple[str, ...] = BASIC_MODELS  # neuron models written so that its importer agrees
     resets: tuple[str, ...] = ("zero",)  # resets written so (the file cannot say which)
+    # per reset written, what the user sets on those layers after import (the file cannot say)
+    reset_fixes: tuple[tuple[str, str], ...] = ()
+    reset_note: str = ""  # why the resets not in ``resets`` are not written
     # how its neurons subtract the threshold, read back: "decayed" (v <- beta (v - thr) + I:
     # sastc, Sinabs, Rockpool), "after-leak" (v <- beta v + I - thr: snnTorch), "" unknown
     subtract: str = ""
@@ -109,15 +112,28 @@ class Flavor:
             return w_in * self.beta(tau_syn, dt)
         return dt * w_in / np.asarray(tau_syn, np.float64)
 
+    def reset_fix(self, reset: str) -> str:
+        """What the user sets, after this peer's importer, on layers that reset by ``reset``."""
+        return dict(self.reset_fixes).get(reset, "")
+
     def if_input_gain(self, r: np.ndarray, dt: float) -> np.ndarray:
         """The factor this importer multiplies an IF/I node's input by each step."""
         r = np.asarray(r, np.float64)
         return np.ones_like(r) if self.if_gain == "one" else dt * r
 
 
-_SINABS_FIX = ("sinabs.from_nir builds LIF layers with spike_fn=MultiSpike and "
-               "reset_fn=MembraneSubtract(); set spike_fn=sinabs.activation.SingleSpike and "
-               "reset_fn=sinabs.activation.MembraneReset() on each of them (NIR cannot say so)")
+_SINABS_BUILDS = ("sinabs.from_nir builds LIF layers with spike_fn=MultiSpike (several spikes per "
+                  "step) and reset_fn=MembraneSubtract()")
+_SINABS_FIXES = (("zero", "spike_fn=sinabs.activation.SingleSpike and "
+                          "reset_fn=sinabs.activation.MembraneReset()"),
+                 ("subtract", "spike_fn=sinabs.activation.SingleSpike (keep its MembraneSubtract)"))
+_SPIKINGJELLY_BUILDS = ("nir_exchange.import_from_nir builds every LIFNode/IFNode with v_reset = "
+                        "v_reset of the file, 0 (a hard reset)")
+_SPIKINGJELLY_FIXES = (("subtract", "v_reset = None (soft reset: v <- v - v_threshold after a "
+                                    "spike) on the LIFNode/IFNode of each"),)
+_SNNTORCH_RESET = ("snntorch's import_from_nir builds every LIF as Leaky(reset_mechanism='zero') "
+                   "and an IF as Leaky(beta=0.9), and its subtraction comes after the leak")
+_NORSE_RESET = "Norse's LIF resets the membrane to v_reset, never by subtraction"
 _NO_LI = "the readout is a LIF with v_threshold = inf (it never fires): read its membrane"
 _NORSE_CUBA = "Norse's LIFCell resets the membrane to v_reset, never by subtraction"
 _SNNTORCH_CUBA = ("snnTorch's Synaptic with reset_mechanism='zero' zeroes the membrane a step "
@@ -129,15 +145,18 @@ FLAVORS: dict[str, Flavor] = {f.name: f for f in (
            cuba_resets=RESETS),
     Flavor("norse", "norse 1.1.0 (norse.torch.from_nir, dt=1e-3)", 1e-3, "euler", "tau", "one",
            ">", "sum", True, False, False, True, False, _NO_LI + " from the returned state",
-           syn_gain="jump", cuba_resets=("zero",), cuba_note=_NORSE_CUBA),
+           syn_gain="jump", cuba_resets=("zero",), cuba_note=_NORSE_CUBA, reset_note=_NORSE_RESET),
     Flavor("sinabs", "sinabs 2.0.3 (sinabs.from_nir)", 1.0, "exp", "one", "one", ">=", "sum", True,
-           True, False, False, True, _SINABS_FIX, subtract="decayed"),
+           True, False, False, True, _SINABS_BUILDS, resets=RESETS, reset_fixes=_SINABS_FIXES,
+           subtract="decayed"),
     Flavor("snntorch", "snntorch 1.0.0 (snntorch.import_nir.import_from_nir)", 1e-4, "euler", "r",
            "r", ">", "avg", True, False, True, False, False, _NO_LI + " (Leaky.mem)",
-           subtract="after-leak", cuba_resets=("subtract",), cuba_note=_SNNTORCH_CUBA),
+           subtract="after-leak", cuba_resets=("subtract",), cuba_note=_SNNTORCH_CUBA,
+           reset_note=_SNNTORCH_RESET),
     Flavor("spikingjelly", "spikingjelly 2.0.0 (nir_exchange.import_from_nir, dt=1e-4)", 1e-4,
            "euler", "r", "r", ">=", "avg", True, False, True, True, False,
-           _NO_LI + " from the returned state"),
+           _NO_LI + " from the returned state; " + _SPIKINGJELLY_BUILDS, resets=RESETS,
+           reset_fixes=_SPIKINGJELLY_FIXES, subtract="decayed"),
     Flavor("rockpool", "rockpool 3.1.0 (LIFTorch, dt=1e-3)", 1e-3, "exp", "one", "one", ">=",
            "sum", True, False, False, False, False, models=(), resets=(), subtract="decayed",
            syn_gain="decay", cuba_resets=("subtract",),

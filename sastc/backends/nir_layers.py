@@ -8,7 +8,8 @@ holds, gets an equivalent layer (same spikes, up to float rounding):
   written with ``W / g`` and ``b / g``;
 * **one threshold per layer** (snnTorch, SpikingJelly): per-channel thresholds
   ``theta_c`` are folded into the weights, ``W_c / theta_c``, ``b_c / theta_c``, with
-  threshold 1 (a positive scale of a reset-to-zero neuron changes no spike);
+  threshold 1 (a positive scale of the membrane changes no spike: a reset to zero stays
+  zero, and subtracting threshold 1 from ``u / theta_c`` is subtracting ``theta_c`` from ``u``);
 * **average pooling only** (snnTorch, SpikingJelly): ``sumpool_k = k^2 avgpool_k``,
   so the weights after the pool are written times ``k^2``;
 * **no LI node** (Norse, snnTorch, SpikingJelly): the readout is a LIF with
@@ -96,8 +97,10 @@ def _check_flavor(layer: FloatLayer, flavor: Flavor) -> None:
     raise CompileError(f"nir: layer {layer.name!r} ({layer.neuron}, reset {layer.reset}) cannot be "
                        f"written for {flavor.peer} so that its importer runs it as sastc does; "
                        f"the {flavor.name} flavour writes neuron models "
-                       f"{', '.join(flavor.models)} with reset {' or '.join(flavor.resets)}; "
-                       "the spec flavour writes every model")
+                       f"{', '.join(flavor.models)} with reset {' or '.join(flavor.resets)}"
+                       + (f" ({flavor.reset_note})" if layer.reset not in flavor.resets
+                          and flavor.reset_note else "")
+                       + "; the spec flavour writes every model")
 
 
 def _threshold(layer: FloatLayer, flavor: Flavor) -> np.ndarray:
