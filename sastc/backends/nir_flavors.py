@@ -127,10 +127,10 @@ _SINABS_BUILDS = ("sinabs.from_nir builds LIF layers with spike_fn=MultiSpike (s
 _SINABS_FIXES = (("zero", "spike_fn=sinabs.activation.SingleSpike and "
                           "reset_fn=sinabs.activation.MembraneReset()"),
                  ("subtract", "spike_fn=sinabs.activation.SingleSpike (keep its MembraneSubtract)"))
-_SPIKINGJELLY_BUILDS = ("nir_exchange.import_from_nir builds every LIFNode/IFNode with v_reset = "
-                        "v_reset of the file, 0 (a hard reset)")
-_SPIKINGJELLY_FIXES = (("subtract", "v_reset = None (soft reset: v <- v - v_threshold after a "
-                                    "spike) on the LIFNode/IFNode of each"),)
+_SPIKINGJELLY_BUILDS = ("nir_exchange.import_from_nir builds every LIFNode/IFNode with the file's "
+                        "v_reset, 0: a hard reset")
+_SPIKINGJELLY_FIXES = (("subtract", "v_reset = None on each one's LIFNode/IFNode "
+                                    "(model.<node>.module; soft reset: v <- v - v_threshold)"),)
 _SNNTORCH_RESET = ("snntorch's import_from_nir builds every LIF as Leaky(reset_mechanism='zero') "
                    "and an IF as Leaky(beta=0.9), and its subtraction comes after the leak")
 _NORSE_RESET = "Norse's LIF resets the membrane to v_reset, never by subtraction"
