@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -41,7 +42,9 @@ torch = pytest.importorskip("torch")
 
 SENSOR = (2, 34, 34)
 TIME_BINS = 16
-SAMPLES = 6  # the Sinabs networks are built for this batch size
+# recordings per check (the Sinabs networks are built for this batch size);
+# SASTC_PEER_SAMPLES=100 repeats the checks on the 100 recordings docs/interchange.md quotes
+SAMPLES = int(os.environ.get("SASTC_PEER_SAMPLES", "6"))
 CLASSES = [str(digit) for digit in range(10)]
 # a leak-free first layer (IF where LIF cannot say beta = 1), pooling, a readout that decays
 ARCH = "conv(8, 3, stride=2, beta=1.0) pool(2) dense(32, beta=0.9) readout(beta=0.8)"
