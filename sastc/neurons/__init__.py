@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sastc.errors import CompileError, ConfigError
 from sastc.neurons import li, lif, onnx_steps
 from sastc.neurons.model import CURRENT, MEMBRANE, RESETS, NeuronModel, OnnxStep
+from sastc.registry import Registry
 
 __all__ = ["CURRENT", "MEMBRANE", "NEURONS", "READOUT", "RESETS", "NeuronModel", "OnnxStep",
            "backend_entry", "is_spiking", "neuron_model", "register", "supporting"]
@@ -38,15 +38,9 @@ __all__ = ["CURRENT", "MEMBRANE", "NEURONS", "READOUT", "RESETS", "NeuronModel",
 _LIF_FAMILY = {"float_scan": lif.float_scan, "onnx_float": onnx_steps.lif_float,
                "onnx_int": onnx_steps.lif_int}
 
-NEURONS: dict[str, NeuronModel] = {}
-
-
-def register(model: NeuronModel) -> NeuronModel:
-    """Add ``model`` to :data:`NEURONS` (its name must be new)."""
-    if model.name in NEURONS:
-        raise ValueError(f"neuron model {model.name!r} is already registered")
-    NEURONS[model.name] = model
-    return model
+_REGISTRY: Registry[NeuronModel] = Registry("neuron model")
+NEURONS: dict[str, NeuronModel] = _REGISTRY.items
+register = _REGISTRY.register
 
 
 register(NeuronModel(
@@ -68,10 +62,7 @@ READOUT = register(NeuronModel(
 
 def neuron_model(name: str) -> NeuronModel:
     """The registered model called ``name``; unknown names raise :class:`ConfigError`."""
-    model = NEURONS.get(name)
-    if model is None:
-        raise ConfigError(f"unknown neuron model {name!r}; registered: {', '.join(NEURONS)}")
-    return model
+    return _REGISTRY.get(name)
 
 
 def is_spiking(name: str) -> bool:
@@ -81,15 +72,10 @@ def is_spiking(name: str) -> bool:
 
 def supporting(entry: str) -> list[str]:
     """Names of the models that implement backend ``entry`` (a :class:`NeuronModel` field)."""
-    return [name for name, model in NEURONS.items() if getattr(model, entry) is not None]
+    return _REGISTRY.supporting(entry)
 
 
 def backend_entry(entry: str, neuron: str, backend: str, layer: str) -> Any:
     """Model ``neuron``'s implementation for ``backend``, or a :class:`CompileError` naming the
     layer and listing the models ``backend`` supports."""
-    value = getattr(neuron_model(neuron), entry)
-    if value is None:
-        raise CompileError(f"{backend}: layer {layer!r} uses neuron model {neuron!r}, which "
-                           f"{backend} does not implement; supported: "
-                           f"{', '.join(supporting(entry))}")
-    return value
+    return _REGISTRY.entry(entry, neuron, backend, layer)

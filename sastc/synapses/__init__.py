@@ -27,23 +27,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sastc.errors import CompileError, ConfigError
+from sastc.registry import Registry
 from sastc.synapses import kernels, onnx_ops
 from sastc.synapses.model import POOL_STAGE, SYNAPSE, SynapseOp
 
 __all__ = ["POOL", "POOL_STAGE", "SYNAPSE", "SYNAPSES", "SynapseOp", "backend_entry", "op_of_node",
            "register", "supporting", "synapse_op"]
 
-SYNAPSES: dict[str, SynapseOp] = {}
+_REGISTRY: Registry[SynapseOp] = Registry("synapse op", group=lambda op: op.stage)
+SYNAPSES: dict[str, SynapseOp] = _REGISTRY.items
 POOL = "pool"
-
-
-def register(op: SynapseOp) -> SynapseOp:
-    """Add ``op`` to :data:`SYNAPSES` (its name must be new)."""
-    if op.name in SYNAPSES:
-        raise ValueError(f"synapse op {op.name!r} is already registered")
-    SYNAPSES[op.name] = op
-    return op
+register = _REGISTRY.register
 
 
 register(SynapseOp(
@@ -67,28 +61,18 @@ register(SynapseOp(
 
 def synapse_op(name: str) -> SynapseOp:
     """The registered op called ``name``; unknown names raise :class:`ConfigError`."""
-    op = SYNAPSES.get(name)
-    if op is None:
-        raise ConfigError(f"unknown synapse op {name!r}; registered: {', '.join(SYNAPSES)}")
-    return op
+    return _REGISTRY.get(name)
 
 
 def supporting(entry: str, stage: str | None = None) -> list[str]:
     """Names of the ops (of ``stage``, if given) that implement backend ``entry``."""
-    return [name for name, op in SYNAPSES.items()
-            if getattr(op, entry) is not None and stage in (None, op.stage)]
+    return _REGISTRY.supporting(entry, stage)
 
 
 def backend_entry(entry: str, op: str, backend: str, layer: str) -> Any:
     """Op ``op``'s implementation for ``backend``, or a :class:`CompileError` naming the layer
     and listing the ops of its stage that ``backend`` supports."""
-    definition = synapse_op(op)
-    value = getattr(definition, entry)
-    if value is None:
-        raise CompileError(f"{backend}: layer {layer!r} uses synapse op {op!r}, which "
-                           f"{backend} does not implement; supported: "
-                           f"{', '.join(supporting(entry, definition.stage)) or 'none'}")
-    return value
+    return _REGISTRY.entry(entry, op, backend, layer)
 
 
 def op_of_node(type_name: str, stage: str = SYNAPSE) -> str | None:

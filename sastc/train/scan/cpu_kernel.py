@@ -28,6 +28,7 @@ import torch
 
 from sastc.train.scan import cpu_build
 from sastc.train.scan.autograd import scan_function
+from sastc.train.scan.layout import same_layout, time_major
 from sastc.train.scan.rule import ScanRule
 
 SUFFIXES = {torch.float32: "f32", torch.float64: "f64"}
@@ -69,22 +70,6 @@ def supports(current: torch.Tensor) -> bool:
     return takes(current) and available()
 
 
-def _time_major(x: torch.Tensor) -> torch.Tensor:
-    """``x`` itself if its memory is ``[T, N]`` (dense, time outermost, any order of the other
-    dimensions, e.g. channels-last), else a contiguous copy."""
-    expected = 1
-    for stride, size in sorted((x.stride(d), x.shape[d]) for d in range(1, x.dim())):
-        if size != 1 and stride != expected:
-            return x.contiguous()
-        expected *= size
-    return x if x.shape[0] == 1 or x.stride(0) == expected else x.contiguous()
-
-
-def _same_layout(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return all(n == 1 or sa == sb for n, sa, sb in zip(a.shape, a.stride(), b.stride(),
-                                                      strict=True))
-
-
 _pool: tuple[int, int, ThreadPoolExecutor] | None = None
 
 
@@ -124,7 +109,7 @@ def forward(current: torch.Tensor, rule: ScanRule, keep_u_pre: bool = True
             ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(spikes, u_pre)`` of ``current [T, ...]`` from zero state (``u_pre`` None unless
     ``keep_u_pre``); both share ``current``'s layout where it is time-major and dense."""
-    current = _time_major(current)
+    current = time_major(current)
     steps, neurons = current.shape[0], current[0].numel()
     spikes = torch.empty_like(current)
     u_pre = torch.empty_like(current) if keep_u_pre else None
@@ -138,8 +123,7 @@ def forward(current: torch.Tensor, rule: ScanRule, keep_u_pre: bool = True
 def backward(grad_spikes: torch.Tensor, u_pre: torch.Tensor, spikes: torch.Tensor,
              rule: ScanRule) -> torch.Tensor:
     """``dL/dI`` (in ``u_pre``'s layout) from ``dL/ds`` and the forward's ``u_pre`` and ``s``."""
-    if not _same_layout(grad_spikes, u_pre):
-        grad_spikes = torch.empty_like(u_pre).copy_(grad_spikes)
+    grad_spikes = same_layout(grad_spikes, u_pre)
     steps, neurons = u_pre.shape[0], u_pre[0].numel()
     grad_current = torch.empty_like(u_pre)
     kernel = getattr(library(), f"lif_backward_{SUFFIXES[u_pre.dtype]}")

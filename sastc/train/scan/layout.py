@@ -33,8 +33,13 @@ def time_major(x: torch.Tensor) -> torch.Tensor:
     return x if time_major_dense(x) else x.contiguous()
 
 
+def strides_match(x: torch.Tensor, like: torch.Tensor) -> bool:
+    """Whether ``x`` and ``like`` (same shape) lay out their elements alike (the strides of
+    dimensions of size 1 do not matter)."""
+    return all(size == 1 or a == b for size, a, b in zip(x.shape, x.stride(), like.stride(),
+                                                         strict=True))
+
+
 def same_layout(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """``x`` with ``like``'s strides (a copy only where they differ)."""
-    if x.stride() == like.stride():
-        return x
-    return torch.empty_like(like).copy_(x)
+    """``x`` with ``like``'s layout (a copy only where it differs)."""
+    return x if strides_match(x, like) else torch.empty_like(like).copy_(x)

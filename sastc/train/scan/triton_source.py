@@ -20,6 +20,10 @@ from typing import Any
 def build() -> tuple[Any, Any]:
     """Decorate and return ``(forward, backward)`` (``triton.jit`` reads the interpreter flag
     when it decorates, so this runs on first use, not at import)."""
+    return _forward_kernel(), _backward_kernel()
+
+
+def _forward_kernel() -> Any:
     import triton
     import triton.language as tl
 
@@ -43,6 +47,13 @@ def build() -> tuple[Any, Any]:
             u = up - theta * s if SUBTRACT else up - up * s
             tl.store(spk + at, s.to(spk.dtype.element_ty), mask=mask)
             tl.store(upre + at, up.to(upre.dtype.element_ty), mask=mask)
+
+    return lif_forward
+
+
+def _backward_kernel() -> Any:
+    import triton
+    import triton.language as tl
 
     @triton.jit
     def lif_backward(gspk, upre, gcur, neurons, beta, theta, k, alpha,
@@ -69,4 +80,4 @@ def build() -> tuple[Any, Any]:
             a = beta * d
             tl.store(gcur + at, gi.to(gcur.dtype.element_ty), mask=mask)
 
-    return lif_forward, lif_backward
+    return lif_backward
