@@ -70,6 +70,11 @@ ROWS = [
         "--optimizer"),
     row("cuda without a GPU", [*TRAIN, "--device", "cuda", "--out", "{root}/t"],
         "--device cuda"),
+    row("unknown scan backend", [*TRAIN, "--out", "{root}/t"],
+        "SASTC_SCAN: scan backend must be one of", env={"SASTC_SCAN": "fastest"}),
+    row("triton scan on the CPU", [*TRAIN, "--out", "{root}/t"],
+        "SASTC_SCAN: scan backend 'triton' does not take a torch.float32 tensor on cpu",
+        env={"SASTC_SCAN": "triton"}),
     # --- train: architecture ---------------------------------------------------------------
     row("empty arch", [*TRAIN, "--arch", "", "--out", "{root}/t"], "architecture spec is empty"),
     row("kernel larger than the input", [*TRAIN, "--arch", "conv(16, 99) readout",

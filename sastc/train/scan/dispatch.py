@@ -12,18 +12,33 @@ import os
 
 import torch
 
+from sastc.errors import ConfigError
 from sastc.train.scan import cpu_kernel, triton_kernel
 from sastc.train.scan.rule import ScanRule
 from sastc.train.scan.torch_ops import TorchScan, forward_scan
 
 BACKENDS = ("auto", "torch", "cpu-fused", "triton")
+ENVIRONMENT = "SASTC_SCAN"
+
+
+class ScanBackendError(ConfigError, ValueError):
+    """A scan backend that does not exist, or cannot run the tensor it was asked for."""
+
+
+def _requested(requested: str | None) -> tuple[str, str]:
+    """``(name, where it came from)``: the argument, else ``$SASTC_SCAN``, else auto."""
+    if requested:
+        return requested, "scan backend"
+    if os.environ.get(ENVIRONMENT):
+        return os.environ[ENVIRONMENT], f"{ENVIRONMENT}: scan backend"
+    return "auto", "scan backend"
 
 
 def chosen_backend(current: torch.Tensor, requested: str | None = None) -> str:
     """The backend that runs ``current`` for ``requested`` (None: ``$SASTC_SCAN`` or auto)."""
-    name = requested or os.environ.get("SASTC_SCAN", "auto")
+    name, where = _requested(requested)
     if name not in BACKENDS:
-        raise ValueError(f"scan backend must be one of {BACKENDS}, got {name!r}")
+        raise ScanBackendError(f"{where} must be one of {', '.join(BACKENDS)}, got {name!r}")
     if name == "cpu-fused" and cpu_kernel.takes(current) and not cpu_kernel.available():
         return "torch"  # no compiler or a failed build: logged once by cpu_kernel
     if name != "auto":
@@ -36,9 +51,30 @@ def chosen_backend(current: torch.Tensor, requested: str | None = None) -> str:
     return "torch"
 
 
+def unusable(name: str, current: torch.Tensor) -> str | None:
+    """Why backend ``name`` cannot run ``current`` (None: it can)."""
+    if name == "triton" and not triton_kernel.supports(current):
+        return (f"'triton' does not take a {current.dtype} tensor on {current.device} "
+                f"(Triton installed: {triton_kernel.triton_importable()})")
+    if name == "cpu-fused" and not cpu_kernel.takes(current):
+        return (f"'cpu-fused' does not take a {current.dtype} tensor on {current.device} "
+                "(float32 or float64 on cpu)")
+    return None
+
+
+def usable_backend(current: torch.Tensor, requested: str | None = None) -> str:
+    """:func:`chosen_backend`, or a :class:`ScanBackendError` saying why it cannot run
+    ``current`` (naming ``$SASTC_SCAN`` when that asked for it)."""
+    name = chosen_backend(current, requested)
+    reason = unusable(name, current)
+    if reason is not None:
+        raise ScanBackendError(f"{_requested(requested)[1]} {reason}")
+    return name
+
+
 def run_scan(current: torch.Tensor, rule: ScanRule, backend: str | None = None) -> torch.Tensor:
     """Spikes of ``rule``'s neurons for ``current [T, ...]``; differentiable when it needs to be."""
-    name = chosen_backend(current, backend)
+    name = usable_backend(current, backend)
     needs_grad = torch.is_grad_enabled() and current.requires_grad
     if name == "torch":
         if not needs_grad:
@@ -46,20 +82,11 @@ def run_scan(current: torch.Tensor, rule: ScanRule, backend: str | None = None) 
                 return forward_scan(current, rule)[0]
         return TorchScan.apply(current, rule)
     if name == "triton":
-        if not triton_kernel.supports(current):
-            raise ValueError(f"scan backend 'triton' does not take a {current.dtype} tensor on "
-                             f"{current.device} (Triton installed: "
-                             f"{triton_kernel.triton_importable()})")
         if not needs_grad:
             with torch.no_grad():
                 return triton_kernel.forward(current, rule)[0]
         return triton_kernel.TritonScan.apply(current, rule)
-    if name == "cpu-fused":
-        if not cpu_kernel.takes(current):
-            raise ValueError(f"scan backend 'cpu-fused' does not take a {current.dtype} tensor "
-                             f"on {current.device} (float32 or float64 on cpu)")
-        if not needs_grad:
-            with torch.no_grad():
-                return cpu_kernel.forward(current, rule, keep_u_pre=False)[0]
-        return cpu_kernel.FusedScan.apply(current, rule)
-    raise ValueError(f"scan backend {name!r} is not available here")
+    if not needs_grad:
+        with torch.no_grad():
+            return cpu_kernel.forward(current, rule, keep_u_pre=False)[0]
+    return cpu_kernel.FusedScan.apply(current, rule)
