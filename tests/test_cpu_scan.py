@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sastc.train.lif import lif_scan, lif_scan_reference
-from sastc.train.scan import cpu_kernel
+from sastc.train.scan import cpu_build, cpu_kernel, parallel
 from sastc.train.scan.dispatch import chosen_backend
 from sastc.train.scan.rule import ScanRule
 from sastc.train.scan.torch_ops import forward_scan
@@ -22,14 +22,24 @@ MODES = ("surrogate", "hard", "conventional")
 pytestmark = pytest.mark.skipif(not cpu_kernel.available(), reason="no C compiler here")
 
 
-@pytest.fixture
-def split_small(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Split even tiny layers over two threads, so the tests cover the threaded path."""
-    monkeypatch.setattr(cpu_kernel, "MIN_PER_THREAD", 16)
+def split_over_two_threads(monkeypatch: pytest.MonkeyPatch, threading: str):
+    """Even tiny work split over two threads, on OpenMP's team (where the library has it)
+    or on the Python thread pool (``threading``: "team" or "pool")."""
+    monkeypatch.setattr(parallel, "MIN_PER_THREAD", 16)
+    if threading == "pool":
+        has_entry = parallel.has_entry
+        monkeypatch.setattr(parallel, "has_entry",
+                            lambda lib, name: "_par_" not in name and has_entry(lib, name))
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(params=["team", "pool"])
+def split_small(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Split even tiny layers over two threads, so the tests cover both threaded paths."""
+    yield from split_over_two_threads(monkeypatch, request.param)
 
 
 def _scan_and_grad(current: torch.Tensor, rule: ScanRule, weights: torch.Tensor, fused: bool
@@ -131,12 +141,24 @@ def test_channels_last_runs_in_place_and_keeps_its_layout() -> None:
 
 def test_ranges_cover_the_neurons_in_aligned_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
-    parts = cpu_kernel.ranges(1000, 1000)
+    parts = parallel.ranges(1000, 1000, cpu_kernel.ALIGN)
     assert parts[0][0] == 0 and parts[-1][1] == 1000 and len(parts) == 3
     assert all(a % cpu_kernel.ALIGN == 0 and a < b for a, b in parts)
     assert all(b == c for (_, b), (c, _) in itertools.pairwise(parts))
-    assert cpu_kernel.ranges(1000, 1) == [(0, 1000)]  # too little work to split
-    assert cpu_kernel.ranges(20, 10**6) == [(0, 16), (16, 20)]
+    assert parallel.ranges(1000, 1, cpu_kernel.ALIGN) == [(0, 1000)]  # too little to split
+    assert parallel.ranges(20, 10**6, cpu_kernel.ALIGN) == [(0, 16), (16, 20)]
+
+
+def test_the_openmp_build_runs_on_torchs_own_runtime() -> None:
+    """Built with GCC next to a torch on GNU OpenMP, the kernels have team entries, and
+    loading them mapped no second OpenMP runtime."""
+    library = cpu_kernel.library()
+    runtimes = cpu_build.openmp_runtimes()
+    assert len(runtimes) <= 1, runtimes
+    macros = cpu_build._run([*cpu_build.compiler_command(), "-dM", "-E", "-x", "c", "/dev/null"])
+    if cpu_build.shares_torch_openmp(macros):
+        assert parallel.has_entry(library, "lif_forward_par_f32")
+        assert parallel.has_entry(library, "event_conv_weight_grad_par_f64")
 
 
 def test_auto_picks_the_fused_scan_for_cpu_float_tensors(monkeypatch: pytest.MonkeyPatch

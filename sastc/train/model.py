@@ -17,7 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from sastc.spec import ArchSpec, Conv, Dense, Pool, Readout
-from sastc.train.lif import SPIKE_MODES, leaky_readout, lif_scan
+from sastc.train import event_conv
+from sastc.train.lif import SPIKE_MODES, leaky_readout
+from sastc.train.scan.dispatch import run_scan, usable_backend
+from sastc.train.scan.rule import ScanRule
 
 
 @dataclass
@@ -70,19 +73,35 @@ class SpikingNet(nn.Module):
                 continue
             if trace is not None:
                 trace.synapse_inputs.append(x.detach())
-            if isinstance(spec_layer, Conv):
-                # channels-last lets oneDNN skip converting layouts around every convolution
-                inputs = _fold(x).contiguous(memory_format=torch.channels_last)
-            else:
-                inputs = _fold(x).flatten(1)
-            current = _unfold(module(inputs), steps)
+            sparse = event_conv.takes(x, module) and event_conv.sparse_enough(x)
             if isinstance(spec_layer, Readout):
-                return leaky_readout(current, spec_layer.beta)
-            x = lif_scan(current, spec_layer.beta, spec_layer.threshold, self.spec.steepness,
-                         self.spike_mode, reset=spec_layer.reset, alpha=spec_layer.alpha)
+                return leaky_readout(_synapse(spec_layer, module, x, sparse), spec_layer.beta)
+            rule = ScanRule(float(spec_layer.beta), float(spec_layer.threshold),
+                            float(self.spec.steepness), self.spike_mode, spec_layer.reset,
+                            float(spec_layer.alpha))
+            if sparse and usable_backend(x) == "cpu-fused":
+                x = event_conv.event_lif(x, module, rule)  # the current never materialises
+            else:
+                x = run_scan(_synapse(spec_layer, module, x, sparse), rule)
             if trace is not None:
                 trace.spikes.append(x.detach())
         raise AssertionError("an ArchSpec always ends with a readout")
+
+
+def _synapse(spec_layer: Conv | Dense | Readout, module: nn.Module, x: torch.Tensor,
+             sparse: bool) -> torch.Tensor:
+    """The layer's synaptic current ``[T, B, ...]`` for its input ``x [T, B, ...]``: input
+    frames that are ``sparse`` through the event-driven convolution
+    (:mod:`sastc.train.event_conv`), else one call over all ``T x B`` frames."""
+    steps = x.shape[0]
+    if isinstance(spec_layer, Conv):
+        if sparse:
+            return event_conv.event_conv(x, module)
+        # channels-last lets oneDNN skip converting layouts around every convolution
+        inputs = _fold(x).contiguous(memory_format=torch.channels_last)
+    else:
+        inputs = _fold(x).flatten(1)
+    return _unfold(module(inputs), steps)
 
 
 def _make_layer(layer: Conv | Pool | Dense | Readout, in_shape: tuple[int, ...]) -> nn.Module:

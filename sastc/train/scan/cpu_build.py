@@ -8,6 +8,12 @@ or another CPU sharing the home directory each get their own file. The compiler 
 a temporary name that is then renamed into place, so processes compiling at once each load
 a complete file. A cache directory that cannot be written falls back to a temporary
 directory; no compiler, or a failed compile, raises :class:`BuildFailed` with the reason.
+
+Where torch runs on GNU OpenMP (``libgomp``, as the Linux wheels do) and the compiler is
+GCC, the library is built with ``-fopenmp``: it then needs ``libgomp.so.1``, which the
+loader resolves to the copy torch already loaded, so the kernels' ``_par`` entries run on
+torch's own threads (:mod:`sastc.train.scan.parallel`). If loading it maps a second OpenMP
+runtime after all, the build without OpenMP is loaded instead.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import ctypes
 import hashlib
 import logging
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -26,12 +33,16 @@ from sastc.atomic import atomic_path, clean_stale
 from sastc.errors import SastcError
 
 SOURCE = Path(__file__).with_name("lif_scan.c")
-HEADERS = (Path(__file__).with_name("lif_scan_body.h"),)
+HEADERS = (Path(__file__).with_name("lif_scan_body.h"),
+           Path(__file__).with_name("event_conv_body.h"),
+           Path(__file__).with_name("event_lif_body.h"))
 # no fused multiply-add (bit-exact hard spikes); -fno-trapping-math lets the step
 # comparison vectorise; neither changes a result
 BASE_FLAGS = ("-O3", "-ffp-contract=off", "-fno-trapping-math", "-fno-math-errno", "-fPIC",
               "-shared")
 NATIVE_FLAGS = ("-march=native",)
+OPENMP_FLAGS = ("-fopenmp",)
+OPENMP_RUNTIME = re.compile(r"/lib(?:gomp|omp|iomp5)[^/]*\.so")
 COMPILE_TIMEOUT_S = 120
 
 _LOG = logging.getLogger(__name__)
@@ -68,16 +79,43 @@ def _run(command: list[str]) -> str:
     return done.stdout
 
 
-def choose_flags(cc: list[str]) -> tuple[tuple[str, ...], str]:
-    """``(flags, identity)``: ``-march=native`` where the compiler takes it, and the text
-    (version and predefined macros) that identifies what these flags produce."""
+def openmp_runtimes() -> set[str]:
+    """Files of the OpenMP runtimes mapped into this process (from ``/proc/self/maps``;
+    empty where there is none)."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return set()
+    return {line.split()[-1] for line in maps.splitlines() if OPENMP_RUNTIME.search(line)}
+
+
+def shares_torch_openmp(macros: str) -> bool:
+    """Whether ``-fopenmp`` code from the compiler that predefines ``macros`` would run on
+    torch's threads: torch has GNU ``libgomp`` loaded, and the compiler is GCC (clang's
+    ``-fopenmp`` links another runtime)."""
+    runtimes = openmp_runtimes()
+    return (len(runtimes) == 1 and "libgomp" in Path(next(iter(runtimes))).name
+            and "__GNUC__" in macros and "__clang__" not in macros)
+
+
+def choose_flags(cc: list[str], openmp: bool = True) -> tuple[tuple[str, ...], str]:
+    """``(flags, identity)``: ``-march=native`` where the compiler takes it, ``-fopenmp``
+    where ``openmp`` and :func:`shares_torch_openmp`, and the text (version and predefined
+    macros) that identifies what these flags produce."""
     version = _run([*cc, "--version"])
     probe = ["-dM", "-E", "-x", "c", os.devnull]
     try:
         flags = BASE_FLAGS + NATIVE_FLAGS
-        return flags, version + _run([*cc, *NATIVE_FLAGS, *probe])
+        macros = _run([*cc, *NATIVE_FLAGS, *probe])
     except BuildFailed:
-        return BASE_FLAGS, version + _run([*cc, *probe])
+        flags, macros = BASE_FLAGS, _run([*cc, *probe])
+    if openmp and shares_torch_openmp(macros):
+        try:
+            macros = _run([*cc, *flags[len(BASE_FLAGS):], *OPENMP_FLAGS, *probe])
+            flags += OPENMP_FLAGS
+        except BuildFailed:
+            pass
+    return flags, version + macros
 
 
 def build_key(flags: tuple[str, ...], identity: str) -> str:
@@ -114,11 +152,20 @@ def _load_from_temporary(cc: list[str], flags: tuple[str, ...], name: str,
         raise BuildFailed(f"{why}, and no temporary directory either ({exc})") from exc
 
 
-def load_library() -> ctypes.CDLL:
-    """The compiled scan library, built first if the cache does not hold it yet."""
+def load_library(openmp: bool = True) -> ctypes.CDLL:
+    """The compiled kernel library, built first if the cache does not hold it yet (with
+    OpenMP where :func:`choose_flags` gives it and ``openmp``)."""
     cc = compiler_command()
-    flags, identity = choose_flags(cc)
-    name = f"lif_scan-{build_key(flags, identity)[:24]}.so"
+    flags, identity = choose_flags(cc, openmp)
+    library = _load(cc, flags, f"lif_scan-{build_key(flags, identity)[:24]}.so")
+    if OPENMP_FLAGS[0] in flags and len(openmp_runtimes()) > 1:
+        _LOG.info("fused CPU kernels: the OpenMP build maps a second OpenMP runtime (%s); "
+                  "loading the build without OpenMP", ", ".join(sorted(openmp_runtimes())))
+        return load_library(openmp=False)
+    return library
+
+
+def _load(cc: list[str], flags: tuple[str, ...], name: str) -> ctypes.CDLL:
     target = cache_dir() / name
     try:
         if not target.is_file():

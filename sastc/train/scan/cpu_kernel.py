@@ -7,8 +7,8 @@ reads ``dL/ds``, ``u_pre`` and, for the surrogate forward, ``s``, and writes ``d
 the equations are those of :mod:`sastc.train.scan.rule`. Hard spikes are bit-identical to
 the reference scan's (its arithmetic has no fused multiply-add); sigmoids use a polynomial
 ``exp`` within 2 ulp of libm's, with denormal results flushed to zero. float32 and float64
-tensors; the neurons are split into up to ``torch.get_num_threads()`` ranges (one per
-``MIN_PER_THREAD`` elements) that run at once (ctypes releases the GIL).
+tensors; the neurons are split over up to ``torch.get_num_threads()`` threads
+(:mod:`sastc.train.scan.parallel`).
 
 Without a C compiler, or if the build fails, :func:`available` is False (the reason is
 logged once) and :mod:`sastc.train.scan.dispatch` runs the torch scan.
@@ -18,22 +18,17 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import itertools
 import logging
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from sastc.train.scan import cpu_build
+from sastc.train.scan import cpu_build, parallel
 from sastc.train.scan.autograd import scan_function
 from sastc.train.scan.layout import same_layout, time_major
 from sastc.train.scan.rule import ScanRule
 
 SUFFIXES = {torch.float32: "f32", torch.float64: "f64"}
 ALIGN = 16  # neurons per range boundary: whole 64-byte lines of float32
-MIN_PER_THREAD = 1 << 18  # elements (T x neurons) per extra thread: a hand-off costs ~0.1 ms
 
 _LOG = logging.getLogger(__name__)
 _POINTERS, _SIZES = [ctypes.c_void_p] * 4, [ctypes.c_long] * 4
@@ -49,8 +44,10 @@ def library() -> ctypes.CDLL | None:
         _LOG.warning("fused CPU scan unavailable, the torch scan runs instead: %s", exc)
         return None
     for suffix in SUFFIXES.values():
-        getattr(lib, f"lif_forward_{suffix}").argtypes = _POINTERS[:3] + _SIZES + _CONSTANTS
-        getattr(lib, f"lif_backward_{suffix}").argtypes = _POINTERS + _SIZES + _CONSTANTS
+        for entry, pointers in (("lif_forward", 3), ("lif_backward", 4)):
+            for name in parallel.entries(entry, suffix):
+                if parallel.has_entry(lib, name):
+                    getattr(lib, name).argtypes = _POINTERS[:pointers] + _SIZES + _CONSTANTS
     return lib
 
 
@@ -70,37 +67,8 @@ def supports(current: torch.Tensor) -> bool:
     return takes(current) and available()
 
 
-_pool: tuple[int, int, ThreadPoolExecutor] | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    """The helper threads: one fewer than torch's thread count (the caller is the other);
-    a new pool after ``fork`` or when that count changes."""
-    global _pool
-    workers = max(1, torch.get_num_threads() - 1)
-    if _pool is None or _pool[:2] != (os.getpid(), workers):
-        _pool = (os.getpid(), workers, ThreadPoolExecutor(workers, "sastc-scan"))
-    return _pool[2]
-
-
-def ranges(neurons: int, steps: int) -> list[tuple[int, int]]:
-    """``[n0, n1)`` ranges of whole ``ALIGN`` blocks, one per thread that is worth starting."""
-    parts = min(torch.get_num_threads(), -(-neurons // ALIGN),
-                max(1, neurons * steps // MIN_PER_THREAD))
-    bounds = [min(neurons, -(-i * neurons // (parts * ALIGN)) * ALIGN) for i in range(parts + 1)]
-    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
-
-
-def _run_split(call: Callable[[int, int], None], neurons: int, steps: int) -> None:
-    """``call(n0, n1)`` for every range, the first in this thread, the rest in the pool."""
-    parts = ranges(neurons, steps)
-    futures = [_executor().submit(call, *r) for r in parts[1:]]
-    call(*parts[0])
-    for future in futures:
-        future.result()
-
-
-def _constants(rule: ScanRule) -> tuple[float, float, float, float, int, int]:
+def constants(rule: ScanRule) -> tuple[float, float, float, float, int, int]:
+    """The kernels' trailing arguments: beta, theta, k, alpha, smooth, subtract."""
     return (rule.beta, rule.theta, rule.k, rule.alpha, int(rule.smooth),
             int(rule.reset == "subtract"))
 
@@ -113,10 +81,9 @@ def forward(current: torch.Tensor, rule: ScanRule, keep_u_pre: bool = True
     steps, neurons = current.shape[0], current[0].numel()
     spikes = torch.empty_like(current)
     u_pre = torch.empty_like(current) if keep_u_pre else None
-    kernel = getattr(library(), f"lif_forward_{SUFFIXES[current.dtype]}")
     pointers = (current.data_ptr(), spikes.data_ptr(), u_pre.data_ptr() if keep_u_pre else None)
-    _run_split(lambda n0, n1: kernel(*pointers, steps, neurons, n0, n1, *_constants(rule)),
-               neurons, steps)
+    parallel.run(library(), "lif_forward", SUFFIXES[current.dtype],
+                 lambda slot: (*pointers, steps, neurons), constants(rule), neurons, steps, ALIGN)
     return spikes, u_pre
 
 
@@ -126,11 +93,10 @@ def backward(grad_spikes: torch.Tensor, u_pre: torch.Tensor, spikes: torch.Tenso
     grad_spikes = same_layout(grad_spikes, u_pre)
     steps, neurons = u_pre.shape[0], u_pre[0].numel()
     grad_current = torch.empty_like(u_pre)
-    kernel = getattr(library(), f"lif_backward_{SUFFIXES[u_pre.dtype]}")
     pointers = (grad_spikes.data_ptr(), u_pre.data_ptr(), spikes.data_ptr(),
                 grad_current.data_ptr())
-    _run_split(lambda n0, n1: kernel(*pointers, steps, neurons, n0, n1, *_constants(rule)),
-               neurons, steps)
+    parallel.run(library(), "lif_backward", SUFFIXES[u_pre.dtype],
+                 lambda slot: (*pointers, steps, neurons), constants(rule), neurons, steps, ALIGN)
     return grad_current
 
 

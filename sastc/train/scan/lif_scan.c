@@ -4,6 +4,7 @@
  * u_pre = beta u + c rounds twice as in the reference scan and snnTorch, and hard spikes
  * agree with theirs bit for bit. */
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -61,18 +62,49 @@ static inline unsigned flush_denormals(void) { return 0; }
 static inline void restore_denormals(unsigned old) { (void)old; }
 #endif
 
+/* Built with -fopenmp where the compiler's OpenMP runtime is the one torch loaded (GNU
+ * libgomp; cpu_build.py checks), each kernel also has a `_par` entry that splits its range
+ * over `threads` threads of torch's own team: the threads that just ran a convolution take
+ * the scan at once instead of spinning beside a second pool. thread_range gives thread
+ * `id` of `parts` its share of [0, n) in whole blocks of `align`. */
+#ifdef _OPENMP
+#include <omp.h>
+static inline void thread_range(long n, long align, long *n0, long *n1) {
+    const long parts = omp_get_num_threads(), id = omp_get_thread_num();
+    const long blocks = (n + align - 1) / align;
+    const long a = (id * blocks + parts - 1) / parts * align;
+    const long b = ((id + 1) * blocks + parts - 1) / parts * align;
+    *n0 = a < n ? a : n;
+    *n1 = b < n ? b : n;
+}
+#define SASTC_PARALLEL(threads, n, align, CALL)                                    \
+    _Pragma("omp parallel num_threads(threads)") {                                  \
+        long n0, n1;                                                                \
+        thread_range(n, align, &n0, &n1);                                           \
+        if (n1 > n0) { CALL; }                                                      \
+    }
+#endif
+
 #define REAL float
 #define SFX(name) name##_f32
 #define EXP exp_f32
+#define MAC(a, b, acc) MADD(a, b, acc)
 #include "lif_scan_body.h"
+#include "event_conv_body.h"
+#include "event_lif_body.h"
 #undef REAL
 #undef SFX
 #undef EXP
+#undef MAC
 
 #define REAL double
 #define SFX(name) name##_f64
 #define EXP exp
+#define MAC(a, b, acc) ((acc) + (a) * (b))
 #include "lif_scan_body.h"
+#include "event_conv_body.h"
+#include "event_lif_body.h"
 #undef REAL
 #undef SFX
 #undef EXP
+#undef MAC

@@ -8,6 +8,25 @@
 
 #define BLOCK ((long)(BLOCK_BYTES / sizeof(REAL)))
 
+/* One time step of m neurons: state u (and c) updated in place from input x; spikes to
+ * s_out and, if KEEP, u_pre to p_out. */
+static inline __attribute__((always_inline)) void SFX(forward_step)(
+        const REAL *restrict x, REAL *restrict s_out, REAL *restrict p_out, REAL *restrict u,
+        REAL *restrict c, long m, REAL beta, REAL theta, REAL k, REAL alpha,
+        const int SMOOTH, const int SUBTRACT, const int KEEP) {
+    for (long i = 0; i < m; i++) {
+        const REAL ci = alpha * c[i] + x[i];
+        const REAL bu = beta * u[i];
+        const REAL up = bu + ci; /* two roundings: built with -ffp-contract=off */
+        const REAL s = SMOOTH ? 1 / (1 + EXP(-((up - theta) * k)))
+                              : (up > theta ? (REAL)1 : (REAL)0);
+        u[i] = SUBTRACT ? up - theta * s : up * (1 - s);
+        c[i] = ci;
+        s_out[i] = s;
+        if (KEEP) p_out[i] = up;
+    }
+}
+
 /* Forward over neurons [n0, n1): spikes s[t], and u_pre[t] unless KEEP is 0. */
 static inline __attribute__((always_inline)) void SFX(forward_range)(
         const REAL *restrict cur, REAL *restrict spk, REAL *restrict upre, long T, long N,
@@ -17,22 +36,30 @@ static inline __attribute__((always_inline)) void SFX(forward_range)(
     for (long b = n0; b < n1; b += BLOCK) {
         const long m = n1 - b < BLOCK ? n1 - b : BLOCK;
         for (long i = 0; i < m; i++) u[i] = c[i] = 0;
-        for (long t = 0; t < T; t++) {
-            const REAL *restrict x = cur + t * N + b;
-            REAL *restrict s_out = spk + t * N + b;
-            REAL *restrict p_out = KEEP ? upre + t * N + b : s_out;
-            for (long i = 0; i < m; i++) {
-                const REAL ci = alpha * c[i] + x[i];
-                const REAL bu = beta * u[i];
-                const REAL up = bu + ci; /* two roundings: built with -ffp-contract=off */
-                const REAL s = SMOOTH ? 1 / (1 + EXP(-((up - theta) * k)))
-                                      : (up > theta ? (REAL)1 : (REAL)0);
-                u[i] = SUBTRACT ? up - theta * s : up * (1 - s);
-                c[i] = ci;
-                s_out[i] = s;
-                if (KEEP) p_out[i] = up;
-            }
-        }
+        for (long t = 0; t < T; t++)
+            SFX(forward_step)(cur + t * N + b, spk + t * N + b,
+                              KEEP ? upre + t * N + b : spk + t * N + b, u, c, m, beta, theta,
+                              k, alpha, SMOOTH, SUBTRACT, KEEP);
+    }
+}
+
+/* One backward step of m neurons: dL/dI to out from dL/ds (g), u_pre (p) and, for the
+ * surrogate forward, s; the carries a = dL/du, b = dL/dc of the later steps in place. */
+static inline __attribute__((always_inline)) void SFX(backward_step)(
+        const REAL *restrict g, const REAL *restrict p, const REAL *restrict s,
+        REAL *restrict out, REAL *restrict carry_u, REAL *restrict carry_c, long m,
+        REAL beta, REAL theta, REAL k, REAL alpha, const int SMOOTH, const int SUBTRACT) {
+    for (long i = 0; i < m; i++) {
+        /* a step spike is recomputed from u_pre (the forward's own comparison) */
+        const REAL si = SMOOTH ? s[i] : (p[i] > theta ? (REAL)1 : (REAL)0);
+        const REAL sig = SMOOTH ? si : 1 / (1 + EXP(-((p[i] - theta) * k)));
+        const REAL slope = (sig - sig * sig) * k;
+        const REAL keep = SUBTRACT ? 1 - theta * slope : (1 - si) - p[i] * slope;
+        const REAL d = g[i] * slope + carry_u[i] * keep;
+        const REAL grad = d + carry_c[i];
+        carry_u[i] = beta * d;
+        carry_c[i] = alpha * grad;
+        out[i] = grad;
     }
 }
 
@@ -46,24 +73,10 @@ static inline __attribute__((always_inline)) void SFX(backward_range)(
     for (long b = n0; b < n1; b += BLOCK) {
         const long m = n1 - b < BLOCK ? n1 - b : BLOCK;
         for (long i = 0; i < m; i++) carry_u[i] = carry_c[i] = 0;
-        for (long t = T - 1; t >= 0; t--) {
-            const REAL *restrict g = gs + t * N + b;
-            const REAL *restrict p = upre + t * N + b;
-            const REAL *restrict s = SMOOTH ? spk + t * N + b : p;
-            REAL *restrict out = gcur + t * N + b;
-            for (long i = 0; i < m; i++) {
-                /* a step spike is recomputed from u_pre (the forward's own comparison) */
-                const REAL si = SMOOTH ? s[i] : (p[i] > theta ? (REAL)1 : (REAL)0);
-                const REAL sig = SMOOTH ? si : 1 / (1 + EXP(-((p[i] - theta) * k)));
-                const REAL slope = (sig - sig * sig) * k;
-                const REAL keep = SUBTRACT ? 1 - theta * slope : (1 - si) - p[i] * slope;
-                const REAL d = g[i] * slope + carry_u[i] * keep;
-                const REAL grad = d + carry_c[i];
-                carry_u[i] = beta * d;
-                carry_c[i] = alpha * grad;
-                out[i] = grad;
-            }
-        }
+        for (long t = T - 1; t >= 0; t--)
+            SFX(backward_step)(gs + t * N + b, upre + t * N + b,
+                               SMOOTH ? spk + t * N + b : upre + t * N + b, gcur + t * N + b,
+                               carry_u, carry_c, m, beta, theta, k, alpha, SMOOTH, SUBTRACT);
     }
 }
 
@@ -99,4 +112,23 @@ void SFX(lif_backward)(const REAL *gs, const REAL *upre, const REAL *spk, REAL *
     restore_denormals(fp_state);
 }
 
+
+
+#ifdef _OPENMP
+/* The same over [0, N) on `threads` threads of the OpenMP team (blocks of `align`). */
+void SFX(lif_forward_par)(const REAL *cur, REAL *spk, REAL *upre, long T, long N,
+                          long threads, long align, double beta, double theta, double k,
+                          double alpha, int smooth, int subtract) {
+    SASTC_PARALLEL(threads, N, align, SFX(lif_forward)(cur, spk, upre, T, N, n0, n1, beta,
+                                                       theta, k, alpha, smooth, subtract))
+}
+
+void SFX(lif_backward_par)(const REAL *gs, const REAL *upre, const REAL *spk, REAL *gcur,
+                           long T, long N, long threads, long align, double beta,
+                           double theta, double k, double alpha, int smooth, int subtract) {
+    SASTC_PARALLEL(threads, N, align, SFX(lif_backward)(gs, upre, spk, gcur, T, N, n0, n1,
+                                                        beta, theta, k, alpha, smooth,
+                                                        subtract))
+}
+#endif
 #undef BLOCK

@@ -1,0 +1,152 @@
+"""The event-driven convolution of sparse input frames, and the first layer fused with its
+neuron scan, against torch's convolution and the separate scan (float64, every rule, both
+ways of splitting over threads), and where the model uses them."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+from sastc.spec import parse_arch
+from sastc.train import event_conv
+from sastc.train.model import SpikingNet, init_weights
+from sastc.train.scan import cpu_kernel
+from sastc.train.scan.rule import ScanRule
+from tests.test_cpu_scan import split_over_two_threads
+
+pytestmark = pytest.mark.skipif(not cpu_kernel.available(), reason="no C compiler here")
+
+
+@pytest.fixture(params=["team", "pool"])
+def threads(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    yield from split_over_two_threads(monkeypatch, request.param)
+
+
+def _events(*shape: int, density: float = 0.08, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    mask = torch.rand(*shape, generator=generator, dtype=torch.float64) < density
+    counts = torch.randint(1, 3, shape, generator=generator).to(torch.float64)
+    return mask * counts
+
+
+def _reference_conv(frames: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    steps, batch = frames.shape[:2]
+    out = conv(frames.reshape(steps * batch, *frames.shape[2:]))
+    return out.reshape(steps, batch, *out.shape[1:])
+
+
+def _grads(conv: nn.Conv2d, output: torch.Tensor, weights: torch.Tensor) -> list[torch.Tensor]:
+    conv.zero_grad()
+    (output * weights).sum().backward()
+    return [p.grad.clone() for p in conv.parameters()]
+
+
+GEOMETRIES = [  # in_channels, out_channels, kernel, stride, padding, bias
+    (2, 16, 5, 2, 2, True), (2, 16, 3, 1, 0, False), (3, 12, 3, 2, 1, True),
+    (1, 8, 4, 3, 0, True), (2, 32, 1, 1, 0, True), (2, 5, 2, 1, 1, False)]
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_event_conv_equals_conv2d(threads: None, geometry: tuple) -> None:
+    cin, cout, kernel, stride, pad, bias = geometry
+    conv = nn.Conv2d(cin, cout, kernel, stride, pad, bias=bias).double()
+    batch = _events(5, 9, cin, 13, 11)
+    frames = batch[:, 2:7]  # a slice of a larger batch: frames are not contiguous
+    assert event_conv.takes(frames, conv) and event_conv.sparse_enough(frames)
+    out = event_conv.event_conv(frames, conv)
+    expected = _reference_conv(frames, conv)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    assert out.permute(0, 1, 3, 4, 2).is_contiguous()  # channels-last frames
+    weights = torch.randn_like(expected)
+    for got, want in zip(_grads(conv, out, weights), _grads(conv, expected, weights),
+                         strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(("mode", "reset", "alpha"),
+                         list(itertools.product(("surrogate", "hard", "conventional"),
+                                                ("zero", "subtract"), (0.0, 0.5))))
+def test_fused_layer_equals_conv_then_scan(threads: None, mode: str, reset: str,
+                                           alpha: float) -> None:
+    rule = ScanRule(0.9, 1.0, 4.0, mode, reset, alpha)
+    conv = nn.Conv2d(2, 16, 5, 2, 2).double()
+    frames = _events(6, 7, 2, 18, 18, seed=1)
+    spikes = event_conv.event_lif(frames, conv, rule)
+    expected = cpu_kernel.FusedScan.apply(_reference_conv(frames, conv), rule)
+    if mode != "surrogate":
+        assert torch.equal(spikes, expected)
+    torch.testing.assert_close(spikes, expected, rtol=1e-9, atol=1e-12)
+    assert spikes.permute(0, 1, 3, 4, 2).is_contiguous()  # channels-last frames
+    weights = torch.randn_like(expected)
+    for got, want in zip(_grads(conv, spikes, weights), _grads(conv, expected, weights),
+                         strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_fused_layer_without_gradients_keeps_no_membranes() -> None:
+    conv = nn.Conv2d(2, 8, 3).double()
+    frames = _events(4, 3, 2, 9, 9)
+    rule = ScanRule(0.8, 1.0, 5.0, "hard")
+    with torch.no_grad():
+        spikes = event_conv.event_lif(frames, conv, rule)
+    assert torch.equal(spikes, cpu_kernel.forward(_reference_conv(frames, conv).detach(),
+                                                  rule)[0])
+
+
+def _net(arch: str, size: int) -> SpikingNet:
+    model = SpikingNet(parse_arch(arch, (2, size, size), 10)).double()
+    init_weights(model, 2.0, 0)
+    return model
+
+
+def _logits_and_grads(model: SpikingNet, frames: torch.Tensor) -> list[torch.Tensor]:
+    model.zero_grad()
+    logits = model(frames)
+    logits.square().sum().backward()
+    return [logits.detach(), *(p.grad.clone() for p in model.parameters())]
+
+
+def _first_layer_kind(model: SpikingNet, frames: torch.Tensor) -> str:
+    """"dense" where the first layer's module ran (torch's convolution), else "event"."""
+    seen: list[str] = []
+    handle = model.layers[0].register_forward_hook(lambda *a: seen.append("dense"))
+    with torch.no_grad():
+        model(frames)
+    handle.remove()
+    return seen[0] if seen else "event"
+
+
+@pytest.mark.parametrize("arch", ["conv(16, 5, stride=2) pool(2) conv(32, 3) dense(64) readout",
+                                  "conv(8, 3, neuron=cuba, alpha=0.5) readout"])
+def test_the_model_runs_its_first_layer_event_driven(monkeypatch: pytest.MonkeyPatch,
+                                                     arch: str) -> None:
+    model = _net(arch, 20)
+    frames = _events(5, 4, 2, 20, 20, density=0.05)
+    assert _first_layer_kind(model, frames).startswith("event")
+    event = _logits_and_grads(model, frames)
+    monkeypatch.setenv("SASTC_EVENT_CONV", "0")
+    assert _first_layer_kind(model, frames) == "dense"
+    dense = _logits_and_grads(model, frames)
+    for got, want in zip(event, dense, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_which_frames_go_event_driven(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _net("conv(8, 3, stride=2) readout", 16)
+    sparse = _events(4, 2, 2, 16, 16, density=0.05)
+    assert _first_layer_kind(model, sparse).startswith("event")
+    assert _first_layer_kind(model, torch.rand(4, 2, 2, 16, 16, dtype=torch.float64)) == "dense"
+    monkeypatch.setenv("SASTC_EVENT_CONV", "off")
+    assert _first_layer_kind(model, sparse) == "dense"
+    monkeypatch.setenv("SASTC_EVENT_CONV", "1")
+    monkeypatch.setenv("SASTC_SCAN", "torch")  # the fused layer needs the C scan
+    assert not event_conv.takes(sparse.requires_grad_(), model.layers[0])
+
+
+def test_a_failed_allocation_is_a_memory_error() -> None:
+    with pytest.raises(MemoryError, match="could not allocate"):
+        event_conv._check([0, -1])
+    event_conv._check([0, 0])
