@@ -4,6 +4,7 @@ the same function on one batch (hard spikes, logits, loss, gradients)."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
@@ -42,8 +43,10 @@ def detached_reset_scan(current: torch.Tensor, beta: float, theta: float, k: flo
 
 @contextlib.contextmanager
 def sastc_scan(fn: Callable[..., torch.Tensor]) -> Iterator[None]:
-    """Run ``SpikingNet`` with ``fn`` in place of ``lif_scan`` (same signature)."""
-    with mock.patch.object(sastc_model, "lif_scan", fn):
+    """Run ``SpikingNet`` with ``fn`` in place of ``lif_scan`` (same signature), and its
+    first layer as a separate convolution and scan (not the fused event-driven layer)."""
+    with (mock.patch.object(sastc_model, "lif_scan", fn),
+          mock.patch.dict(os.environ, {"SASTC_EVENT_CONV": "0"})):
         yield
 
 

@@ -18,8 +18,8 @@ from torch import nn
 
 from sastc.spec import ArchSpec, Conv, Dense, Pool, Readout
 from sastc.train import event_conv
-from sastc.train.lif import SPIKE_MODES, leaky_readout
-from sastc.train.scan.dispatch import run_scan, usable_backend
+from sastc.train.lif import SPIKE_MODES, leaky_readout, lif_scan
+from sastc.train.scan.dispatch import usable_backend
 from sastc.train.scan.rule import ScanRule
 
 
@@ -76,13 +76,15 @@ class SpikingNet(nn.Module):
             sparse = event_conv.takes(x, module) and event_conv.sparse_enough(x)
             if isinstance(spec_layer, Readout):
                 return leaky_readout(_synapse(spec_layer, module, x, sparse), spec_layer.beta)
-            rule = ScanRule(float(spec_layer.beta), float(spec_layer.threshold),
-                            float(self.spec.steepness), self.spike_mode, spec_layer.reset,
-                            float(spec_layer.alpha))
-            if sparse and usable_backend(x) == "cpu-fused":
-                x = event_conv.event_lif(x, module, rule)  # the current never materialises
+            if sparse and usable_backend(x) == "cpu-fused":  # the current never materialises
+                x = event_conv.event_lif(x, module, ScanRule(
+                    float(spec_layer.beta), float(spec_layer.threshold),
+                    float(self.spec.steepness), self.spike_mode, spec_layer.reset,
+                    float(spec_layer.alpha)))
             else:
-                x = run_scan(_synapse(spec_layer, module, x, sparse), rule)
+                x = lif_scan(_synapse(spec_layer, module, x, sparse), spec_layer.beta,
+                             spec_layer.threshold, self.spec.steepness, self.spike_mode,
+                             reset=spec_layer.reset, alpha=spec_layer.alpha)
             if trace is not None:
                 trace.spikes.append(x.detach())
         raise AssertionError("an ArchSpec always ends with a readout")
