@@ -98,7 +98,10 @@ def _agrees(result: dict[str, Any], scale: float) -> bool:
     flips = result["hard_spike_mismatches"]
     if flips > 1e-6 * result["spikes_total"]:
         return False
-    tight = flips == 0
+    # a conventional-mode flip (sastc's event-driven first layer, the autograd reference's
+    # dense convolution and snnTorch's per-step one all sum differently) is not counted
+    # above; it shows as a logits gap and gets the same looser bounds
+    tight = flips == 0 and result["conventional_logits_max_abs_diff"] <= 1e-5 * scale
     logits_bound = (1e-5 if tight else 0.5) * scale
     return (result["hard_logits_max_abs_diff"] <= logits_bound
             and result["conventional_logits_max_abs_diff"] <= logits_bound
