@@ -44,6 +44,17 @@ def _grads(conv: nn.Conv2d, output: torch.Tensor, weights: torch.Tensor) -> list
     return [p.grad.clone() for p in conv.parameters()]
 
 
+def _assert_channels_last_with_equal_grads(conv: nn.Conv2d, output: torch.Tensor,
+                                           expected: torch.Tensor) -> None:
+    """``output`` is laid out as channels-last frames, and gives ``conv`` the gradients that
+    ``expected`` gives it."""
+    assert output.permute(0, 1, 3, 4, 2).is_contiguous()
+    weights = torch.randn_like(expected)
+    for got, want in zip(_grads(conv, output, weights), _grads(conv, expected, weights),
+                         strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+
+
 GEOMETRIES = [  # in_channels, out_channels, kernel, stride, padding, bias
     (2, 16, 5, 2, 2, True), (2, 16, 3, 1, 0, False), (3, 12, 3, 2, 1, True),
     (1, 8, 4, 3, 0, True), (2, 32, 1, 1, 0, True), (2, 5, 2, 1, 1, False)]
@@ -59,11 +70,7 @@ def test_event_conv_equals_conv2d(threads: None, geometry: tuple) -> None:
     out = event_conv.event_conv(frames, conv)
     expected = _reference_conv(frames, conv)
     torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
-    assert out.permute(0, 1, 3, 4, 2).is_contiguous()  # channels-last frames
-    weights = torch.randn_like(expected)
-    for got, want in zip(_grads(conv, out, weights), _grads(conv, expected, weights),
-                         strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    _assert_channels_last_with_equal_grads(conv, out, expected)
 
 
 @pytest.mark.parametrize(("mode", "reset", "alpha"),
@@ -79,11 +86,7 @@ def test_fused_layer_equals_conv_then_scan(threads: None, mode: str, reset: str,
     if mode != "surrogate":
         assert torch.equal(spikes, expected)
     torch.testing.assert_close(spikes, expected, rtol=1e-9, atol=1e-12)
-    assert spikes.permute(0, 1, 3, 4, 2).is_contiguous()  # channels-last frames
-    weights = torch.randn_like(expected)
-    for got, want in zip(_grads(conv, spikes, weights), _grads(conv, expected, weights),
-                         strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+    _assert_channels_last_with_equal_grads(conv, spikes, expected)
 
 
 def test_fused_layer_without_gradients_keeps_no_membranes() -> None:
