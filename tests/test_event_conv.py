@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sastc.spec import parse_arch
@@ -73,16 +74,19 @@ def test_event_conv_equals_conv2d(threads: None, geometry: tuple) -> None:
     _assert_channels_last_with_equal_grads(conv, out, expected)
 
 
+@pytest.mark.parametrize("pool", [1, 2, 3])
 @pytest.mark.parametrize(("mode", "reset", "alpha"),
                          list(itertools.product(("surrogate", "hard", "conventional"),
                                                 ("zero", "subtract"), (0.0, 0.5))))
 def test_fused_layer_equals_conv_then_scan(threads: None, mode: str, reset: str,
-                                           alpha: float) -> None:
+                                           alpha: float, pool: int) -> None:
     rule = ScanRule(0.9, 1.0, 4.0, mode, reset, alpha)
     conv = nn.Conv2d(2, 16, 5, 2, 2).double()
-    frames = _events(6, 7, 2, 18, 18, seed=1)
-    spikes = event_conv.event_lif(frames, conv, rule)
+    frames = _events(6, 7, 2, 18, 18, seed=1)  # 9 x 9 outputs: pool 2 drops a row and column
+    spikes = event_conv.event_lif(frames, conv, rule, pool)
     expected = cpu_kernel.FusedScan.apply(_reference_conv(frames, conv), rule)
+    if pool > 1:
+        expected = F.avg_pool2d(expected.flatten(0, 1), pool).unflatten(0, (6, 7)) * pool**2
     if mode != "surrogate":
         assert torch.equal(spikes, expected)
     torch.testing.assert_close(spikes, expected, rtol=1e-9, atol=1e-12)
@@ -153,3 +157,21 @@ def test_a_failed_allocation_is_a_memory_error() -> None:
     with pytest.raises(MemoryError, match="could not allocate"):
         event_conv._check([0, -1])
     event_conv._check([0, 0])
+
+
+def test_a_dense_layer_reads_channels_last_input_without_a_copy() -> None:
+    from sastc.train.model import _dense_channels_last
+
+    dense = nn.Linear(3 * 4 * 5, 7).double()
+    x = torch.randn(6, 3, 4, 5, dtype=torch.float64).contiguous(
+        memory_format=torch.channels_last).requires_grad_()
+    out = _dense_channels_last(x, dense)
+    expected = dense(x.flatten(1))
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    weights = torch.randn_like(out)
+    grads = torch.autograd.grad((out * weights).sum(), [x, dense.weight, dense.bias])
+    expected_grads = torch.autograd.grad((expected * weights).sum(),
+                                         [x, dense.weight, dense.bias])
+    for got, want in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    assert grads[0].stride() == x.stride()  # the gradient comes back channels-last too

@@ -28,7 +28,7 @@ from sastc.train.scan import cpu_kernel, parallel
 from sastc.train.scan.rule import ScanRule
 
 MAX_DENSITY = 0.10  # event frames are far sparser; above it the dense convolution runs
-_LONGS = ctypes.c_long * 9
+_LONGS = ctypes.c_long * 10
 _RULE = [ctypes.c_double] * 4 + [ctypes.c_int] * 2
 _ARGTYPES = {  # pointers (data and the long arrays), the range, the rule's constants
     "event_conv_forward": [ctypes.c_void_p] * 7 + [ctypes.c_long] * 2,
@@ -68,9 +68,11 @@ def takes(frames: torch.Tensor, conv: nn.Module) -> bool:
             and isinstance(conv.padding, tuple) and enabled() and _library() is not None)
 
 
-def sparse_enough(frames: torch.Tensor) -> bool:
-    """Whether at most :data:`MAX_DENSITY` of ``frames`` is non-zero."""
-    return int(torch.count_nonzero(frames)) <= MAX_DENSITY * frames.numel()
+def sparse_enough(frames: torch.Tensor, every: int = 8) -> bool:
+    """Whether at most :data:`MAX_DENSITY` of ``frames [T, B, ...]`` is non-zero, judged on
+    every ``every``-th sample (the choice only changes the speed, not the result)."""
+    sample = frames[:, ::every]
+    return int(torch.count_nonzero(sample)) <= MAX_DENSITY * sample.numel()
 
 
 def output_size(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -79,14 +81,15 @@ def output_size(size: int, kernel: int, stride: int, pad: int) -> int:
 
 
 def _geometry(frames: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int],
-              padding: tuple[int, int]) -> tuple[ctypes.Array, ctypes.Array, ctypes.Array]:
+              padding: tuple[int, int], pool: int = 1
+              ) -> tuple[ctypes.Array, ctypes.Array, ctypes.Array]:
     """The kernel's ``shape`` (T, B, C, H, W), input strides and ``conv`` (O, KH, KW, sy,
-    sx, py, px, OH, OW) arrays."""
+    sx, py, px, OH, OW, pool) arrays."""
     out_channels, _, kh, kw = weight.shape
     oh = output_size(frames.shape[3], kh, stride[0], padding[0])
     ow = output_size(frames.shape[4], kw, stride[1], padding[1])
     return (_LONGS(*frames.shape), _LONGS(*frames.stride()),
-            _LONGS(out_channels, kh, kw, *stride, *padding, oh, ow))
+            _LONGS(out_channels, kh, kw, *stride, *padding, oh, ow, pool))
 
 
 class EventConv(torch.autograd.Function):
@@ -143,21 +146,23 @@ def _check(statuses: list) -> None:
 
 class EventLIF(torch.autograd.Function):
     """A convolution of frames ``[T, B, C, H, W]`` that need no gradient and the neuron scan
-    of ``rule`` in one pass (``event_lif_body.h``): spikes ``[T, B, O, OH, OW]``, gradients
-    for the weight and bias. The same function as :class:`EventConv` followed by
-    ``sastc.train.scan.cpu_kernel.FusedScan``."""
+    of ``rule`` in one pass (``event_lif_body.h``): spikes ``[T, B, O, OH, OW]``, or with
+    ``pool > 1`` their sums over ``pool x pool`` windows ``[T, B, O, OH/pool, OW/pool]``;
+    gradients for the weight and bias. The same function as :class:`EventConv` followed by
+    ``sastc.train.scan.cpu_kernel.FusedScan`` (and ``avg_pool2d(s, pool) * pool^2``)."""
 
     @staticmethod
     def forward(ctx, frames: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                 stride: tuple[int, int], padding: tuple[int, int], rule: ScanRule,
-                keep_u_pre: bool) -> torch.Tensor:
-        shape, strides, conv = _geometry(frames, weight, stride, padding)
+                keep_u_pre: bool, pool: int) -> torch.Tensor:
+        shape, strides, conv = _geometry(frames, weight, stride, padding, pool)
         steps, batch = frames.shape[:2]
         weight_t = weight.detach().permute(1, 2, 3, 0).contiguous()  # [C, KH, KW, O]
         bias_c = bias.detach().contiguous() if bias is not None else None
-        spikes = frames.new_empty(steps, batch, conv[7], conv[8], conv[0])
+        spikes = frames.new_empty(steps, batch, conv[7] // pool, conv[8] // pool, conv[0])
         bias_ptr = bias_c.data_ptr() if bias_c is not None else None
-        u_pre = torch.empty_like(spikes) if keep_u_pre else None
+        u_pre = (frames.new_empty(steps, batch, conv[7], conv[8], conv[0]) if keep_u_pre
+                 else None)
         pointers = (frames.data_ptr(), shape, strides, weight_t.data_ptr(), bias_ptr, conv,
                     spikes.data_ptr(), u_pre.data_ptr() if u_pre is not None else None)
         _check(parallel.run(_library(), "event_lif_forward", cpu_kernel.SUFFIXES[frames.dtype],
@@ -174,6 +179,7 @@ class EventLIF(torch.autograd.Function):
         if u_pre is None:
             raise RuntimeError("EventLIF ran without keeping u_pre (no gradient was wanted)")
         grad = grad_spikes.permute(0, 1, 3, 4, 2).contiguous()  # as spikes: [T, B, OH, OW, O]
+        spikes = spikes if conv[9] == 1 else u_pre  # pooled: the kernel recomputes them
         steps, batch = frames.shape[:2]
         out_channels, in_channels, kh, kw = weight_shape
         slots = len(parallel.ranges(batch, steps * frames[0, 0].numel()))
@@ -187,12 +193,14 @@ class EventLIF(torch.autograd.Function):
                             cpu_kernel.constants(rule), batch, steps * frames[0, 0].numel()))
         weight_grad = grad_w.sum(0).permute(3, 0, 1, 2).contiguous()
         return (None, weight_grad, grad_b.sum(0) if has_bias else None, None, None, None,
-                None)
+                None, None)
 
 
-def event_lif(frames: torch.Tensor, conv: nn.Conv2d, rule: ScanRule) -> torch.Tensor:
-    """Spikes of ``rule``'s neurons driven by ``conv`` of ``frames [T, B, C, H, W]``, by
-    :class:`EventLIF` (call where :func:`takes` and :func:`sparse_enough` hold)."""
+def event_lif(frames: torch.Tensor, conv: nn.Conv2d, rule: ScanRule, pool: int = 1
+              ) -> torch.Tensor:
+    """Spikes of ``rule``'s neurons driven by ``conv`` of ``frames [T, B, C, H, W]`` (summed
+    over ``pool x pool`` windows when ``pool > 1``), by :class:`EventLIF` (call where
+    :func:`takes` and :func:`sparse_enough` hold)."""
     needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in conv.parameters())
     return EventLIF.apply(frames, conv.weight, conv.bias, tuple(conv.stride),
-                          tuple(conv.padding), rule, needs_grad)
+                          tuple(conv.padding), rule, needs_grad, pool)

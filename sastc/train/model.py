@@ -64,23 +64,26 @@ class SpikingNet(nn.Module):
 
     def forward(self, frames: torch.Tensor, trace: Trace | None = None) -> torch.Tensor:
         """Logits ``[B, classes]`` (mean readout membrane over time) for ``frames [T, B, ...]``."""
-        steps = frames.shape[0]
         x = frames
-        for spec_layer, module in zip(self.spec.layers, self.layers, strict=True):
+        layers = list(zip(self.spec.layers, self.layers, strict=True))
+        index = 0
+        while index < len(layers):
+            spec_layer, module = layers[index]
+            index += 1
             if isinstance(spec_layer, Pool):
-                k = spec_layer.kernel
-                x = _unfold(F.avg_pool2d(_fold(x), k) * (k * k), steps)
+                x = _sum_pool(x, spec_layer.kernel)
                 continue
             if trace is not None:
                 trace.synapse_inputs.append(x.detach())
             sparse = event_conv.takes(x, module) and event_conv.sparse_enough(x)
             if isinstance(spec_layer, Readout):
                 return leaky_readout(_synapse(spec_layer, module, x, sparse), spec_layer.beta)
-            if sparse and usable_backend(x) == "cpu-fused":  # the current never materialises
-                x = event_conv.event_lif(x, module, ScanRule(
-                    float(spec_layer.beta), float(spec_layer.threshold),
-                    float(self.spec.steepness), self.spike_mode, spec_layer.reset,
-                    float(spec_layer.alpha)))
+            if sparse and usable_backend(x) == "cpu-fused":
+                # the current never materialises; a pooling right after is fused in too,
+                # unless the full-size spikes are traced
+                pool = _pool_after(layers, index) if trace is None else 1
+                x = event_conv.event_lif(x, module, self._rule(spec_layer), pool)
+                index += pool > 1
             else:
                 x = lif_scan(_synapse(spec_layer, module, x, sparse), spec_layer.beta,
                              spec_layer.threshold, self.spec.steepness, self.spike_mode,
@@ -88,6 +91,23 @@ class SpikingNet(nn.Module):
             if trace is not None:
                 trace.spikes.append(x.detach())
         raise AssertionError("an ArchSpec always ends with a readout")
+
+    def _rule(self, layer: Conv | Dense) -> ScanRule:
+        return ScanRule(float(layer.beta), float(layer.threshold), float(self.spec.steepness),
+                        self.spike_mode, layer.reset, float(layer.alpha))
+
+
+def _sum_pool(x: torch.Tensor, kernel: int) -> torch.Tensor:
+    """Sums over ``kernel x kernel`` windows (stride ``kernel``) of every frame of ``x``."""
+    steps = x.shape[0]
+    return _unfold(F.avg_pool2d(_fold(x), kernel) * (kernel * kernel), steps)
+
+
+def _pool_after(layers: list, index: int) -> int:
+    """The kernel of the pooling at ``layers[index]``, 1 if there is none."""
+    if index < len(layers) and isinstance(layers[index][0], Pool):
+        return layers[index][0].kernel
+    return 1
 
 
 def _synapse(spec_layer: Conv | Dense | Readout, module: nn.Module, x: torch.Tensor,
@@ -101,9 +121,19 @@ def _synapse(spec_layer: Conv | Dense | Readout, module: nn.Module, x: torch.Ten
             return event_conv.event_conv(x, module)
         # channels-last lets oneDNN skip converting layouts around every convolution
         inputs = _fold(x).contiguous(memory_format=torch.channels_last)
-    else:
-        inputs = _fold(x).flatten(1)
-    return _unfold(module(inputs), steps)
+        return _unfold(module(inputs), steps)
+    if x.dim() == 5 and x.permute(0, 1, 3, 4, 2).is_contiguous() and not x.is_contiguous():
+        return _unfold(_dense_channels_last(_fold(x), module), steps)
+    return _unfold(module(_fold(x).flatten(1)), steps)
+
+
+def _dense_channels_last(x: torch.Tensor, module: nn.Linear) -> torch.Tensor:
+    """``module(x.flatten(1))`` for channels-last ``x [N, C, H, W]`` without converting it:
+    the input is read in its own (H, W, C) order and the weight's columns are permuted to
+    match (a copy of the weight, not of the activations)."""
+    _, channels, height, width = x.shape
+    weight = module.weight.unflatten(1, (channels, height, width)).permute(0, 2, 3, 1)
+    return F.linear(x.permute(0, 2, 3, 1).flatten(1), weight.flatten(1), module.bias)
 
 
 def _make_layer(layer: Conv | Pool | Dense | Readout, in_shape: tuple[int, ...]) -> nn.Module:

@@ -8,29 +8,68 @@
  * scan's backward step gives dL/dI of frame (t, b) into a buffer, which goes straight into
  * the weight and bias gradients. The layer's current, the largest tensor of a typical event
  * network, is never written to memory or read back. Spikes and u_pre are [T, B, OH, OW, O]
- * (channels-last frames, N = B OH OW O neurons per step), as the separate scan lays them. */
+ * (channels-last frames, N = B OH OW O neurons per step), as the separate scan lays them.
+ *
+ * With pool = conv[9] > 1 the layer's spikes go through the sum pooling of the next layer
+ * (pool x pool windows, stride pool, the bottom and right rows that do not fill a window
+ * dropped, as avg_pool2d times pool^2): only the pooled spikes [T, B, OH/pool, OW/pool, O]
+ * are written, and the backward reads their gradient, spreads it over each window and
+ * recomputes the surrogate spikes from u_pre, so the full-size spikes and their gradient
+ * never go to memory either. */
+
+/* pooled [OH/k, OW/k, O] of one frame's spikes s [OH, OW, O]: sums over k x k windows. */
+static inline void SFX(pool_frame)(const REAL *restrict s, REAL *restrict pooled,
+                                   const struct event_geometry *g, long k) {
+    const long O = g->O, PH = g->OH / k, PW = g->OW / k;
+    for (long py = 0; py < PH; py++)
+        for (long px = 0; px < PW; px++) {
+            REAL *restrict out = pooled + (py * PW + px) * O;
+            for (long i = 0; i < O; i++) out[i] = 0;
+            for (long dy = 0; dy < k; dy++)
+                for (long dx = 0; dx < k; dx++) {
+                    const REAL *restrict in = s + ((py * k + dy) * g->OW + px * k + dx) * O;
+                    for (long i = 0; i < O; i++) out[i] += in[i];
+                }
+        }
+}
+
+/* dL/ds [OH, OW, O] of one frame from the pooled gradient [OH/k, OW/k, O]: each window's
+ * value for its k x k spikes, zero for the dropped rows and columns. */
+static inline void SFX(unpool_frame)(const REAL *restrict gp, REAL *restrict gs,
+                                     const struct event_geometry *g, long k) {
+    const long O = g->O, PH = g->OH / k, PW = g->OW / k;
+    for (long y = 0; y < g->OH; y++)
+        for (long x = 0; x < g->OW; x++) {
+            REAL *restrict out = gs + (y * g->OW + x) * O;
+            const int inside = y / k < PH && x / k < PW;
+            const REAL *restrict in = gp + ((y / k) * PW + x / k) * O;
+            for (long i = 0; i < O; i++) out[i] = inside ? in[i] : 0;
+        }
+}
 
 static inline __attribute__((always_inline)) void SFX(event_lif_forward_samples)(
         const REAL *x, const struct event_geometry *g, const long *tables, const REAL *wt,
         const REAL *bias, REAL *spk, REAL *upre, long T, long b0, long b1, REAL *work,
-        REAL beta, REAL theta, REAL k, REAL alpha, const int SMOOTH, const int SUBTRACT,
-        const int KEEP) {
+        REAL beta, REAL theta, REAL k, REAL alpha, long pool, const int SMOOTH,
+        const int SUBTRACT, const int KEEP) {
     const long M = g->OH * g->OW * g->O, N = g->B * M;
-    REAL *cur = work, *u = work + M, *c = work + 2 * M;
+    const long MP = pool > 1 ? (g->OH / pool) * (g->OW / pool) * g->O : M, NP = g->B * MP;
+    REAL *cur = work, *u = work + M, *c = work + 2 * M, *frame = work + 3 * M;
     for (long b = b0; b < b1; b++) {
         for (long i = 0; i < M; i++) u[i] = c[i] = 0;
         for (long t = 0; t < T; t++) {
             SFX(event_forward_frame)(SFX(event_frame)(x, g, t * g->B + b), g, tables, wt, bias,
                                      cur);
-            REAL *s_out = spk + t * N + b * M;
+            REAL *s_out = pool > 1 ? frame : spk + t * N + b * M;
             SFX(forward_step)(cur, s_out, KEEP ? upre + t * N + b * M : s_out, u, c, M, beta,
                               theta, k, alpha, SMOOTH, SUBTRACT, KEEP);
+            if (pool > 1) SFX(pool_frame)(frame, spk + t * NP + b * MP, g, pool);
         }
     }
 }
 
-/* Spikes (and u_pre, unless NULL) of samples [b0, b1). Returns 0, or -1 when the three
- * buffers of OH OW O values could not be allocated. */
+/* Spikes, pooled where conv[9] > 1 (and u_pre, unless NULL) of samples [b0, b1). Returns
+ * 0, or -1 when the four buffers of OH OW O values could not be allocated. */
 int SFX(event_lif_forward)(const REAL *x, const long *shape, const long *xs, const REAL *wt,
                            const REAL *bias, const long *conv, REAL *spk, REAL *upre,
                            long b0, long b1, double beta, double theta, double k,
@@ -38,12 +77,12 @@ int SFX(event_lif_forward)(const REAL *x, const long *shape, const long *xs, con
     const struct event_geometry g = event_geometry(shape, xs, conv);
     long tables[2 * (g.H + g.W)];
     event_tap_tables(&g, conv, tables);
-    REAL *work = malloc(3 * sizeof(REAL) * (size_t)(g.OH * g.OW * g.O));
+    REAL *work = malloc(4 * sizeof(REAL) * (size_t)(g.OH * g.OW * g.O));
     if (!work) return -1;
     const REAL B = (REAL)beta, H = (REAL)theta, K = (REAL)k, A = (REAL)alpha;
     const unsigned fp_state = smooth ? flush_denormals() : 0;
 #define SASTC_EFWD(S, R, P) SFX(event_lif_forward_samples)(x, &g, tables, wt, bias, spk, upre, \
-    shape[0], b0, b1, work, B, H, K, A, S, R, P)
+    shape[0], b0, b1, work, B, H, K, A, conv[9], S, R, P)
     if (upre) {
         if (smooth) { if (subtract) SASTC_EFWD(1, 1, 1); else SASTC_EFWD(1, 0, 1); }
         else { if (subtract) SASTC_EFWD(0, 1, 1); else SASTC_EFWD(0, 0, 1); }
@@ -60,16 +99,29 @@ int SFX(event_lif_forward)(const REAL *x, const long *shape, const long *xs, con
 static inline __attribute__((always_inline)) void SFX(event_lif_backward_samples)(
         const REAL *x, const struct event_geometry *g, const long *tables, const REAL *gs,
         const REAL *upre, const REAL *spk, REAL *dwt, REAL *db, long T, long b0, long b1,
-        REAL *work, REAL beta, REAL theta, REAL k, REAL alpha, const int SMOOTH,
+        REAL *work, REAL beta, REAL theta, REAL k, REAL alpha, long pool, const int SMOOTH,
         const int SUBTRACT) {
     const long M = g->OH * g->OW * g->O, N = g->B * M;
+    const long MP = pool > 1 ? (g->OH / pool) * (g->OW / pool) * g->O : M, NP = g->B * MP;
     REAL *gcur = work, *carry_u = work + M, *carry_c = work + 2 * M;
+    REAL *g_frame = work + 3 * M, *s_frame = work + 4 * M;
     for (long b = b0; b < b1; b++) {
         for (long i = 0; i < M; i++) carry_u[i] = carry_c[i] = 0;
         for (long t = T - 1; t >= 0; t--) {
             const long at = t * N + b * M;
-            SFX(backward_step)(gs + at, upre + at, SMOOTH ? spk + at : upre + at, gcur,
-                               carry_u, carry_c, M, beta, theta, k, alpha, SMOOTH, SUBTRACT);
+            const REAL *g_s = gs + at, *s = SMOOTH ? spk + at : upre + at;
+            if (pool > 1) {  /* the spikes were pooled: spread dL/ds, recompute sigmoids */
+                SFX(unpool_frame)(gs + t * NP + b * MP, g_frame, g, pool);
+                g_s = g_frame;
+                if (SMOOTH) {
+                    const REAL *restrict p = upre + at;
+                    for (long i = 0; i < M; i++)
+                        s_frame[i] = 1 / (1 + EXP(-((p[i] - theta) * k)));
+                    s = s_frame;
+                }
+            }
+            SFX(backward_step)(g_s, upre + at, s, gcur, carry_u, carry_c, M, beta, theta, k,
+                               alpha, SMOOTH, SUBTRACT);
             SFX(event_weight_grad_frame)(SFX(event_frame)(x, g, t * g->B + b), g, tables,
                                          gcur, dwt, db);
         }
@@ -77,7 +129,8 @@ static inline __attribute__((always_inline)) void SFX(event_lif_backward_samples
 }
 
 /* Adds samples [b0, b1)'s weight gradient to dwt [C, KH, KW, O] and bias gradient to db [O]
- * from dL/ds, u_pre and (surrogate forward) s. (Running each sample's forward again into a
+ * from dL/ds (of the pooled spikes where conv[9] > 1), u_pre and (surrogate forward, not
+ * pooled) s. (Running each sample's forward again into a
  * cache-sized buffer instead of keeping u_pre was measured 1.15x slower per training step.)
  * Returns 0, or -1 as the forward. */
 int SFX(event_lif_backward)(const REAL *x, const long *shape, const long *xs, const REAL *gs,
@@ -87,12 +140,12 @@ int SFX(event_lif_backward)(const REAL *x, const long *shape, const long *xs, co
     const struct event_geometry g = event_geometry(shape, xs, conv);
     long tables[2 * (g.H + g.W)];
     event_tap_tables(&g, conv, tables);
-    REAL *work = malloc(3 * sizeof(REAL) * (size_t)(g.OH * g.OW * g.O));
+    REAL *work = malloc(5 * sizeof(REAL) * (size_t)(g.OH * g.OW * g.O));
     if (!work) return -1;
     const REAL B = (REAL)beta, H = (REAL)theta, K = (REAL)k, A = (REAL)alpha;
     const unsigned fp_state = flush_denormals();
 #define SASTC_EBWD(S, R) SFX(event_lif_backward_samples)(x, &g, tables, gs, upre, spk, dwt, db, \
-    shape[0], b0, b1, work, B, H, K, A, S, R)
+    shape[0], b0, b1, work, B, H, K, A, conv[9], S, R)
     if (smooth) { if (subtract) SASTC_EBWD(1, 1); else SASTC_EBWD(1, 0); }
     else { if (subtract) SASTC_EBWD(0, 1); else SASTC_EBWD(0, 0); }
 #undef SASTC_EBWD
