@@ -61,12 +61,15 @@ GEOMETRIES = [  # in_channels, out_channels, kernel, stride, padding, bias
     (1, 8, 4, 3, 0, True), (2, 32, 1, 1, 0, True), (2, 5, 2, 1, 1, False)]
 
 
+@pytest.mark.parametrize("transposed", [False, True])
 @pytest.mark.parametrize("geometry", GEOMETRIES)
-def test_event_conv_equals_conv2d(threads: None, geometry: tuple) -> None:
+def test_event_conv_equals_conv2d(threads: None, geometry: tuple, transposed: bool) -> None:
     cin, cout, kernel, stride, pad, bias = geometry
     conv = nn.Conv2d(cin, cout, kernel, stride, pad, bias=bias).double()
-    batch = _events(5, 9, cin, 13, 11)
+    batch = _events(5, 9, cin, 13, 19)  # rows of 19: two whole blocks of 8 and a tail
     frames = batch[:, 2:7]  # a slice of a larger batch: frames are not contiguous
+    if transposed:  # pixels of a row are not adjacent in memory
+        frames = frames.transpose(3, 4)
     assert event_conv.takes(frames, conv) and event_conv.sparse_enough(frames)
     out = event_conv.event_conv(frames, conv)
     expected = _reference_conv(frames, conv)

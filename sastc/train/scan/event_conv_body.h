@@ -50,32 +50,34 @@ static inline void event_tap_tables(const struct event_geometry *g, const long *
 /* Every event of frame xf and every output it reaches: BODY runs with v (the input),
  * `at` (the output position's offset, oy OW + ox, times O) and `w_at` (the weights' offset,
  * ((c KH + ky) KW + kx) O). Rows of unit stride skip 8 zero pixels at a time. */
+#define SFX_EVENT_TAPS(g, c, y, xx, v, ky0, oy0, kx0, ox0, O, BODY)                   \
+    for (long ky = ky0[y], oy = oy0[y]; ky < g.KH && oy >= 0; ky += g.sy, oy--) {       \
+        if (oy >= g.OH) continue;                                                       \
+        for (long kx = kx0[xx], ox = ox0[xx]; kx < g.KW && ox >= 0; kx += g.sx, ox--) { \
+            if (ox >= g.OW) continue;                                                   \
+            const long at = (oy * g.OW + ox) * O;                                       \
+            const long w_at = ((c * g.KH + ky) * g.KW + kx) * O;                        \
+            BODY                                                                        \
+        }                                                                               \
+    }
+
 #define SFX_FOR_EVENT_TAPS(g, xf, ky0, oy0, kx0, ox0, O, BODY)                          \
     for (long c = 0; c < g.C; c++)                                                      \
         for (long y = 0; y < g.H; y++) {                                                \
             const REAL *row = xf + c * g.xs[2] + y * g.xs[3];                           \
-            for (long x0 = 0; x0 < g.W; x0 += 8) {                                      \
-                const long x1 = x0 + 8 < g.W ? x0 + 8 : g.W;                            \
-                if (g.xs[4] == 1 && x1 - x0 == 8) {                                     \
-                    int any = 0;                                                        \
-                    for (int j = 0; j < 8; j++) any |= row[x0 + j] != 0;                \
-                    if (!any) continue;                                                 \
-                }                                                                       \
-                for (long xx = x0; xx < x1; xx++) {                                     \
-                    const REAL v = row[xx * g.xs[4]];                                   \
-                    if (v == 0) continue;                                               \
-                    for (long ky = ky0[y], oy = oy0[y]; ky < g.KH && oy >= 0;           \
-                         ky += g.sy, oy--) {                                            \
-                        if (oy >= g.OH) continue;                                       \
-                        for (long kx = kx0[xx], ox = ox0[xx]; kx < g.KW && ox >= 0;     \
-                             kx += g.sx, ox--) {                                        \
-                            if (ox >= g.OW) continue;                                   \
-                            const long at = (oy * g.OW + ox) * O;                       \
-                            const long w_at = ((c * g.KH + ky) * g.KW + kx) * O;        \
-                            BODY                                                        \
-                        }                                                               \
+            long x0 = 0;                                                                \
+            if (g.xs[4] == 1)                                                           \
+                for (; x0 + 8 <= g.W; x0 += 8)                                          \
+                    for (unsigned mask = SFX(nonzero8)(row + x0); mask;                 \
+                         mask &= mask - 1) {                                            \
+                        const long xx = x0 + __builtin_ctz(mask);                       \
+                        const REAL v = row[xx];                                         \
+                        SFX_EVENT_TAPS(g, c, y, xx, v, ky0, oy0, kx0, ox0, O, BODY)     \
                     }                                                                   \
-                }                                                                       \
+            for (long xx = x0; xx < g.W; xx++) {                                        \
+                const REAL v = row[xx * g.xs[4]];                                       \
+                if (v == 0) continue;                                                   \
+                SFX_EVENT_TAPS(g, c, y, xx, v, ky0, oy0, kx0, ox0, O, BODY)             \
             }                                                                           \
         }
 
@@ -172,6 +174,7 @@ void SFX(event_conv_weight_grad)(const REAL *x, const long *shape, const long *x
 }
 
 #undef SFX_FOR_EVENT_TAPS
+#undef SFX_EVENT_TAPS
 
 #ifdef _OPENMP
 /* The same over all T B frames on `threads` threads; in the weight gradient thread i adds

@@ -85,6 +85,32 @@ static inline void thread_range(long n, long align, long *n0, long *n1) {
     }
 #endif
 
+/* Bit j set where p[j] != 0, for j < 8 (one vector compare where AVX is there). */
+#if defined(__AVX__)
+#include <immintrin.h>
+static inline unsigned nonzero8_f32(const float *p) {
+    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_setzero_ps(),
+                                                      _CMP_NEQ_UQ));
+}
+static inline unsigned nonzero8_f64(const double *p) {
+    const __m256d zero = _mm256_setzero_pd();
+    return (unsigned)(_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(p), zero, _CMP_NEQ_UQ))
+                      | _mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(p + 4), zero,
+                                                         _CMP_NEQ_UQ)) << 4);
+}
+#else
+static inline unsigned nonzero8_f32(const float *p) {
+    unsigned mask = 0;
+    for (int j = 0; j < 8; j++) mask |= (unsigned)(p[j] != 0) << j;
+    return mask;
+}
+static inline unsigned nonzero8_f64(const double *p) {
+    unsigned mask = 0;
+    for (int j = 0; j < 8; j++) mask |= (unsigned)(p[j] != 0) << j;
+    return mask;
+}
+#endif
+
 #define REAL float
 #define SFX(name) name##_f32
 #define EXP exp_f32
