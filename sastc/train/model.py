@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sastc.spec import ArchSpec, Conv, Dense, Pool, Readout
-from sastc.train import event_conv
+from sastc.train import conv_grad, event_conv
 from sastc.train.lif import SPIKE_MODES, leaky_readout, lif_scan
 from sastc.train.scan.dispatch import usable_backend
 from sastc.train.scan.rule import ScanRule
@@ -121,6 +121,8 @@ def _synapse(spec_layer: Conv | Dense | Readout, module: nn.Module, x: torch.Ten
             return event_conv.event_conv(x, module)
         # channels-last lets oneDNN skip converting layouts around every convolution
         inputs = _fold(x).contiguous(memory_format=torch.channels_last)
+        if conv_grad.takes(inputs, module):  # its input gradient from the C kernel
+            return _unfold(conv_grad.conv2d(inputs, module), steps)
         return _unfold(module(inputs), steps)
     if x.dim() == 5 and x.permute(0, 1, 3, 4, 2).is_contiguous() and not x.is_contiguous():
         return _unfold(_dense_channels_last(_fold(x), module), steps)

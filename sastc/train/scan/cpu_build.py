@@ -35,7 +35,8 @@ from sastc.errors import SastcError
 SOURCE = Path(__file__).with_name("lif_scan.c")
 HEADERS = (Path(__file__).with_name("lif_scan_body.h"),
            Path(__file__).with_name("event_conv_body.h"),
-           Path(__file__).with_name("event_lif_body.h"))
+           Path(__file__).with_name("event_lif_body.h"),
+           Path(__file__).with_name("conv_grad_body.h"))
 # no fused multiply-add (bit-exact hard spikes); -fno-trapping-math lets the step
 # comparison vectorise; neither changes a result
 BASE_FLAGS = ("-O3", "-ffp-contract=off", "-fno-trapping-math", "-fno-math-errno", "-fPIC",

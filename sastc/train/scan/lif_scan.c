@@ -118,6 +118,7 @@ static inline unsigned nonzero8_f64(const double *p) {
 #include "lif_scan_body.h"
 #include "event_conv_body.h"
 #include "event_lif_body.h"
+#include "conv_grad_body.h"
 #undef REAL
 #undef SFX
 #undef EXP
@@ -130,6 +131,7 @@ static inline unsigned nonzero8_f64(const double *p) {
 #include "lif_scan_body.h"
 #include "event_conv_body.h"
 #include "event_lif_body.h"
+#include "conv_grad_body.h"
 #undef REAL
 #undef SFX
 #undef EXP
