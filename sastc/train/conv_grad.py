@@ -18,7 +18,6 @@ agree to float rounding.
 from __future__ import annotations
 
 import ctypes
-import os
 
 import torch
 import torch.nn.functional as F
@@ -33,18 +32,11 @@ MAX_VECTORS = 4  # GRAD_MAX_VECS in conv_grad_body.h
 
 def enabled() -> bool:
     """Whether ``$SASTC_CONV_GRAD`` leaves the kernel on (unset or 1)."""
-    return os.environ.get("SASTC_CONV_GRAD", "1").strip() not in ("0", "off", "false", "no")
+    return cpu_kernel.switched_on("SASTC_CONV_GRAD")
 
 
 def _library() -> ctypes.CDLL | None:
-    library = cpu_kernel.library()
-    if library is None or not parallel.has_entry(library, "conv_input_grad_f32"):
-        return None
-    for suffix in cpu_kernel.SUFFIXES.values():
-        for name in parallel.entries("conv_input_grad", suffix):
-            if parallel.has_entry(library, name):
-                getattr(library, name).argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_long] * 2
-    return library
+    return cpu_kernel.library_with("conv_input_grad")
 
 
 def channels_fit(channels: int, dtype: torch.dtype) -> bool:
@@ -60,11 +52,8 @@ def takes(x: torch.Tensor, conv: nn.Module) -> bool:
     not turned off. With stride 1 oneDNN's backward-data is a forward convolution in
     disguise and the faster one (4.5 ms against 6.2, 832 frames of 16 x 8 x 8, 32
     outputs)."""
-    return (isinstance(conv, nn.Conv2d) and x.dim() == 4 and x.device.type == "cpu"
-            and x.dtype in cpu_kernel.SUFFIXES and conv.weight.dtype == x.dtype
-            and x.requires_grad and torch.is_grad_enabled() and x.numel() > 0
-            and conv.groups == 1 and conv.dilation == (1, 1) and conv.padding_mode == "zeros"
-            and isinstance(conv.padding, tuple) and conv.stride != (1, 1)
+    return (x.dim() == 4 and x.requires_grad and torch.is_grad_enabled()
+            and cpu_kernel.runs_conv(x, conv) and conv.stride != (1, 1)
             and channels_fit(x.shape[1], x.dtype) and enabled() and _library() is not None)
 
 

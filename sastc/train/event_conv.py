@@ -19,7 +19,6 @@ rounding, not bit for bit.
 from __future__ import annotations
 
 import ctypes
-import os
 
 import torch
 from torch import nn
@@ -29,43 +28,23 @@ from sastc.train.scan.rule import ScanRule
 
 MAX_DENSITY = 0.10  # event frames are far sparser; above it the dense convolution runs
 _LONGS = ctypes.c_long * 10
-_RULE = [ctypes.c_double] * 4 + [ctypes.c_int] * 2
-_ARGTYPES = {  # pointers (data and the long arrays), the range, the rule's constants
-    "event_conv_forward": [ctypes.c_void_p] * 7 + [ctypes.c_long] * 2,
-    "event_conv_weight_grad": [ctypes.c_void_p] * 7 + [ctypes.c_long] * 2,
-    "event_lif_forward": [ctypes.c_void_p] * 8 + [ctypes.c_long] * 2 + _RULE,
-    "event_lif_backward": [ctypes.c_void_p] * 9 + [ctypes.c_long] * 2 + _RULE,
-}
 
 
 def enabled() -> bool:
     """Whether ``$SASTC_EVENT_CONV`` leaves the event-driven convolution on (unset or 1)."""
-    return os.environ.get("SASTC_EVENT_CONV", "1").strip() not in ("0", "off", "false", "no")
+    return cpu_kernel.switched_on("SASTC_EVENT_CONV")
 
 
 def _library() -> ctypes.CDLL | None:
-    library = cpu_kernel.library()
-    if library is None or not parallel.has_entry(library, "event_conv_forward_f32"):
-        return None
-    for kernel, argtypes in _ARGTYPES.items():
-        for suffix in cpu_kernel.SUFFIXES.values():
-            for name in parallel.entries(kernel, suffix):
-                if parallel.has_entry(library, name):
-                    getattr(library, name).argtypes = argtypes
-                    getattr(library, name).restype = (ctypes.c_int if "lif" in kernel
-                                                       else None)
-    return library
+    return cpu_kernel.library_with("event_lif_forward")
 
 
 def takes(frames: torch.Tensor, conv: nn.Module) -> bool:
     """Whether the kernel computes ``conv(frames)`` for ``frames [T, B, C, H, W]`` (CPU,
     float32/64, no gradient wanted) and a plain ``nn.Conv2d`` (no groups, dilation or
     padding modes), with the kernels built and not turned off."""
-    return (isinstance(conv, nn.Conv2d) and frames.dim() == 5 and frames.device.type == "cpu"
-            and frames.dtype in cpu_kernel.SUFFIXES and conv.weight.dtype == frames.dtype
-            and not frames.requires_grad and frames.numel() > 0 and conv.groups == 1
-            and conv.dilation == (1, 1) and conv.padding_mode == "zeros"
-            and isinstance(conv.padding, tuple) and enabled() and _library() is not None)
+    return (frames.dim() == 5 and not frames.requires_grad
+            and cpu_kernel.runs_conv(frames, conv) and enabled() and _library() is not None)
 
 
 def sparse_enough(frames: torch.Tensor, every: int = 8) -> bool:

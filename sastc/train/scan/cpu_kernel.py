@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import os
 
 import torch
 
@@ -31,8 +32,18 @@ SUFFIXES = {torch.float32: "f32", torch.float64: "f64"}
 ALIGN = 16  # neurons per range boundary: whole 64-byte lines of float32
 
 _LOG = logging.getLogger(__name__)
-_POINTERS, _SIZES = [ctypes.c_void_p] * 4, [ctypes.c_long] * 4
-_CONSTANTS = [ctypes.c_double] * 4 + [ctypes.c_int] * 2
+_POINTER, _LONG = ctypes.c_void_p, ctypes.c_long
+_RULE = [ctypes.c_double] * 4 + [ctypes.c_int] * 2  # beta, theta, k, alpha, smooth, subtract
+SIGNATURES: dict[str, tuple[list, type | None]] = {  # every kernel of lif_scan.c: argtypes,
+    # restype (pointers: data and the long arrays; then the range or thread count; then the rule)
+    "lif_forward": ([_POINTER] * 3 + [_LONG] * 4 + _RULE, None),
+    "lif_backward": ([_POINTER] * 4 + [_LONG] * 4 + _RULE, None),
+    "event_conv_forward": ([_POINTER] * 7 + [_LONG] * 2, None),
+    "event_conv_weight_grad": ([_POINTER] * 7 + [_LONG] * 2, None),
+    "event_lif_forward": ([_POINTER] * 8 + [_LONG] * 2 + _RULE, ctypes.c_int),
+    "event_lif_backward": ([_POINTER] * 9 + [_LONG] * 2 + _RULE, ctypes.c_int),
+    "conv_input_grad": ([_POINTER] * 4 + [_LONG] * 2, None),
+}
 
 
 @functools.cache
@@ -43,12 +54,36 @@ def library() -> ctypes.CDLL | None:
     except cpu_build.BuildFailed as exc:
         _LOG.warning("fused CPU scan unavailable, the torch scan runs instead: %s", exc)
         return None
-    for suffix in SUFFIXES.values():
-        for entry, pointers in (("lif_forward", 3), ("lif_backward", 4)):
-            for name in parallel.entries(entry, suffix):
+    for kernel, (argtypes, restype) in SIGNATURES.items():
+        for suffix in SUFFIXES.values():
+            for name in parallel.entries(kernel, suffix):
                 if parallel.has_entry(lib, name):
-                    getattr(lib, name).argtypes = _POINTERS[:pointers] + _SIZES + _CONSTANTS
+                    getattr(lib, name).argtypes = argtypes
+                    getattr(lib, name).restype = restype
     return lib
+
+
+def library_with(kernel: str) -> ctypes.CDLL | None:
+    """:func:`library` where it exports ``kernel`` (a library built from older sources in a
+    damaged cache may not), else None."""
+    lib = library()
+    return lib if lib is not None and parallel.has_entry(lib, f"{kernel}_f32") else None
+
+
+def switched_on(variable: str) -> bool:
+    """Whether the environment variable ``variable`` leaves a kernel on (unset, or anything
+    but 0, off, false, no)."""
+    return os.environ.get(variable, "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+def runs_conv(x: torch.Tensor, conv: torch.nn.Module) -> bool:
+    """Whether the convolution kernels take ``conv`` on ``x``: a plain ``nn.Conv2d`` (no
+    groups, dilation or padding modes) of ``x``'s float32/64 type, on a non-empty CPU
+    tensor."""
+    return (isinstance(conv, torch.nn.Conv2d) and x.device.type == "cpu"
+            and x.dtype in SUFFIXES and conv.weight.dtype == x.dtype and x.numel() > 0
+            and conv.groups == 1 and conv.dilation == (1, 1) and conv.padding_mode == "zeros"
+            and isinstance(conv.padding, tuple))
 
 
 def available() -> bool:
