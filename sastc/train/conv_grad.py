@@ -8,9 +8,9 @@ channels-last frames, every tap that reaches it, four positions at a time::
     dL/dx[n, :, y, x] = sum_{ky, kx, o} W[o, :, ky, kx] dL/dy[n, o, oy, ox],
                         y = oy stride + ky - pad,  x = ox stride + kx - pad
 
-The forward pass and the weight and bias gradients stay torch's (oneDNN). Used for
-convolutions whose input needs a gradient (every layer after the first) on CPU tensors
-with 8, 16, 24 or 32 input channels (float32; 4-16 for float64), with the kernels built;
+The forward pass and the weight gradient stay torch's (oneDNN); the bias gradient is a
+plain sum. Used for convolutions whose input needs a gradient (every layer after the
+first) on CPU tensors with 8, 16, 24 or 32 input channels (float32; 4-16 for float64), with the kernels built;
 ``SASTC_CONV_GRAD=0`` turns it off. Sums run in another order than oneDNN's, so gradients
 agree to float rounding.
 """
@@ -74,11 +74,13 @@ class Conv2dInputGrad(torch.autograd.Function):
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = _input_grad(grad, weight, x.shape, stride, padding)
-        if ctx.needs_input_grad[1] or (has_bias and ctx.needs_input_grad[2]):
-            _, grad_w, grad_b = torch.ops.aten.convolution_backward(
-                grad, x, weight, [weight.shape[0]] if has_bias else None, list(stride),
-                list(padding), [1, 1], False, [0, 0], 1,
-                [False, ctx.needs_input_grad[1], has_bias and ctx.needs_input_grad[2]])
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.ops.aten.convolution_backward(
+                grad, x, weight, None, list(stride), list(padding), [1, 1], False, [0, 0], 1,
+                [False, True, False])[1]
+        if has_bias and ctx.needs_input_grad[2]:
+            # a plain sum: 0.4 ms of oneDNN's 9.9 per call less (1,024 frames, 16 -> 32)
+            grad_b = grad.sum((0, 2, 3))
         return grad_x, grad_w, grad_b, None, None
 
 

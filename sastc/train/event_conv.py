@@ -63,10 +63,13 @@ def _geometry(frames: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int
               padding: tuple[int, int], pool: int = 1
               ) -> tuple[ctypes.Array, ctypes.Array, ctypes.Array]:
     """The kernel's ``shape`` (T, B, C, H, W), input strides and ``conv`` (O, KH, KW, sy,
-    sx, py, px, OH, OW, pool) arrays."""
+    sx, py, px, OH, OW, pool) arrays. With ``pool > 1`` the output is cropped to whole
+    pooling windows: the bottom rows and right columns the pooling drops reach no later
+    layer, so their neurons are neither scattered into nor stepped (17 x 17 -> 16 x 16 on
+    N-MNIST's first layer, 11 % of its neurons)."""
     out_channels, _, kh, kw = weight.shape
-    oh = output_size(frames.shape[3], kh, stride[0], padding[0])
-    ow = output_size(frames.shape[4], kw, stride[1], padding[1])
+    oh = output_size(frames.shape[3], kh, stride[0], padding[0]) // pool * pool
+    ow = output_size(frames.shape[4], kw, stride[1], padding[1]) // pool * pool
     return (_LONGS(*frames.shape), _LONGS(*frames.stride()),
             _LONGS(out_channels, kh, kw, *stride, *padding, oh, ow, pool))
 
