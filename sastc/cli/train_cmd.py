@@ -24,6 +24,10 @@ def training_options(function):
                           "datasets without a tuned preset)."),
         click.option("--sam-batch", type=click.Choice(SAM_BATCHES), default="independent",
                      show_default=True, help="Second SAM gradient on an independent or the same batch."),
+        click.option("--ascent-fraction", type=float, default=None, metavar="F",
+                     help="SAST's first (ascent) gradient on this share of the minibatch, "
+                          "in (0, 1]: a step then costs 1 + F gradient evaluations "
+                          "(default 1, the papers' SAST)."),
         click.option("--compute-matched", is_flag=True,
                      help="Give rho-0 baselines as many gradient evaluations as SAST (2x epochs)."),
         click.option("--epochs", type=int, default=None, help="Epochs (dataset preset if omitted)."),
@@ -93,7 +97,9 @@ def train_command(resume: bool, as_json: bool, **kwargs: Any) -> None:
         config.out_dir = default_out(config)
     if resume and kwargs.get("out_dir") is None:
         raise click.UsageError("--resume needs --out pointing at the run to continue")
-    click.echo(f"training {config.mode} (rho {config.rho_label}) on {config.dataset} "
+    ascent = (f", ascent on {config.ascent_fraction:g} of each batch"
+              if config.ascent_fraction != 1 else "")
+    click.echo(f"training {config.mode} (rho {config.rho_label}{ascent}) on {config.dataset} "
                f"-> {config.out_dir}", err=True)
     metrics = train(config, resume=resume, log=lambda line: click.echo(line, err=True))
     if as_json:

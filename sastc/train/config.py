@@ -40,6 +40,7 @@ class TrainConfig:
     rho: float | str | None = None   # a number, or "auto" (sastc.train.search)
     search_budget: float = 1.0       # --rho auto: pilots' share of the main run's evaluations
     sam_batch: str = "independent"
+    ascent_fraction: float = 1.0     # share of the minibatch SAST's first gradient uses
     compute_matched: bool = False
     epochs: int = 8
     batch_size: int = 32
@@ -80,8 +81,10 @@ class TrainConfig:
         return "conventional" if self.mode == "conventional" else "surrogate"
 
     @property
-    def grad_evals_per_step(self) -> int:
-        return 2 if self.effective_rho > 0 else 1
+    def grad_evals_per_step(self) -> float:
+        """Gradient evaluations per step, in whole-minibatch units: SAST's first (ascent)
+        gradient costs ``ascent_fraction`` of one."""
+        return 1 + self.ascent_fraction if self.effective_rho > 0 else 1
 
     @property
     def total_epochs(self) -> int:
@@ -103,6 +106,7 @@ class TrainConfig:
                                   f"(--mode {self.mode} trains without SAM)")
         check_val_fraction(self.val_fraction)
         _positive("--search-budget", self.search_budget)
+        self._check_ascent_fraction()
         self.steepness = parse_steepness(self.steepness)
         self._check_auto()
         _at_least("--epochs", self.epochs, 1)
@@ -115,6 +119,17 @@ class TrainConfig:
                             ("--train-limit", self.train_limit), ("--threads", self.threads)):
             if value is not None:
                 _at_least(name, value, 1)
+
+    def _check_ascent_fraction(self) -> None:
+        """``--ascent-fraction`` in (0, 1], and only where there is an ascent (SAST)."""
+        self.ascent_fraction = _number("--ascent-fraction", self.ascent_fraction,
+                                       "a number in (0, 1]")
+        if not 0 < self.ascent_fraction <= 1:
+            raise ConfigError(f"--ascent-fraction must be in (0, 1] (the share of the "
+                              f"minibatch SAST's first gradient uses), got {self.ascent_fraction}")
+        if self.ascent_fraction != 1 and self.mode != "sast":
+            raise ConfigError(f"--ascent-fraction {self.ascent_fraction} applies only to "
+                              f"--mode sast (--mode {self.mode} has no ascent step)")
 
     def _check_auto(self) -> None:
         """``auto`` settings choose on the validation split; ``--rho auto`` needs SAM."""

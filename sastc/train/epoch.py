@@ -119,21 +119,35 @@ def loss_closure(model: torch.nn.Module, frames: torch.Tensor, labels: torch.Ten
     return closure
 
 
+def ascent_samples(batch: int, fraction: float) -> int:
+    """How many of a minibatch's ``batch`` samples SAST's first (ascent) gradient uses: the
+    first ``round(fraction x batch)``, at least one.
+
+    >>> ascent_samples(32, 1.0), ascent_samples(32, 0.5), ascent_samples(3, 0.1)
+    (32, 16, 1)
+    """
+    return max(1, min(batch, round(fraction * batch)))
+
+
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sam: SAM | None,
                source: Batches, first_idx: torch.Tensor, second_idx: torch.Tensor | None,
-               slice_samples: int = 0) -> tuple[float, int, int]:
-    """One update (SAST when ``sam`` and a second batch are given); (loss, correct, seen).
+               slice_samples: int = 0, ascent_fraction: float = 1.0
+               ) -> tuple[float, int, int, int]:
+    """One update (SAST when ``sam`` and a second batch are given); (loss, correct, seen,
+    stepped): the loss and accuracy are the first gradient's, on ``seen`` samples (with SAST
+    the first :func:`ascent_samples` of the first batch), ``stepped`` the minibatch's size.
     Gradients are accumulated over slices of ``slice_samples`` (0: whole batches)."""
     x1, y1 = source.get(first_idx)
     logits: list[torch.Tensor] = []
-    first = loss_closure(model, x1, y1, logits, slice_samples)
     if second_idx is None or sam is None:
-        loss = plain_step(optimizer, first)
-    else:
-        x2, y2 = (x1, y1) if second_idx is first_idx else source.get(second_idx)
-        loss = sam_step(optimizer, sam, first, loss_closure(model, x2, y2,
-                                                            slice_samples=slice_samples))
-    return loss, int((logits[0].argmax(1) == y1).sum()), len(y1)
+        loss = plain_step(optimizer, loss_closure(model, x1, y1, logits, slice_samples))
+        return loss, int((logits[0].argmax(1) == y1).sum()), len(y1), len(y1)
+    x2, y2 = (x1, y1) if second_idx is first_idx else source.get(second_idx)
+    ascent = ascent_samples(len(y1), ascent_fraction)
+    x1, y1 = x1[:, :ascent], y1[:ascent]  # [T, B, ...]: samples are the second axis
+    loss = sam_step(optimizer, sam, loss_closure(model, x1, y1, logits, slice_samples),
+                    loss_closure(model, x2, y2, slice_samples=slice_samples))
+    return loss, int((logits[0].argmax(1) == y1).sum()), len(y1), len(y2)
 
 
 def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -149,21 +163,21 @@ def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     batches = batch_indices(len(data), config.batch_size, generator)
     spec = getattr(model, "module", model).spec
     slices = slice_size(spec, data.time_bins, config.batch_size // dist.world, dist.device)
-    losses, correct, seen = [], 0, 0
+    losses, correct, seen, stepped = [], 0, 0, 0
     bar = tqdm(_pairs(batches, config, len(data), generator), total=len(batches), leave=False,
                position=1, desc=description, unit="batch",
                disable=bar_disabled(config.progress and dist.is_main))
     for first_idx, second_idx in bar:
-        loss, hits, count = train_step(model, optimizer, sam, source, first_idx, second_idx,
-                                       slices)
+        loss, hits, count, size = train_step(model, optimizer, sam, source, first_idx,
+                                             second_idx, slices, config.ascent_fraction)
         reference_loss = loss if reference_loss is None else reference_loss
         check_loss(loss, reference_loss)
         scheduler.step()
         losses.append(loss)
-        correct, seen = correct + hits, seen + count
+        correct, seen, stepped = correct + hits, seen + count, stepped + size
         bar.set_postfix(loss=f"{loss:.3f}")
     steps = len(batches)
     mean_loss = dist.sum(sum(losses) / max(steps, 1)) / dist.world
     train_acc = 100.0 * dist.sum(correct) / max(dist.sum(seen), 1)
     return EpochResult(mean_loss, train_acc, time.perf_counter() - start, steps,
-                       steps * config.grad_evals_per_step, int(dist.sum(seen)))
+                       round(steps * config.grad_evals_per_step), int(dist.sum(stepped)))

@@ -9,6 +9,7 @@ the run, keeps the last good checkpoint and says so.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import sys
@@ -113,14 +114,18 @@ def restore(run: Run, saved: dict[str, Any]) -> None:
     run.best = saved.get("best")
 
 
-_RESUME_KEYS = ("dataset", "arch", "mode", "rho", "seed", "time_bins", "batch_size", "sam_batch")
+_RESUME_KEYS = ("dataset", "arch", "mode", "rho", "seed", "time_bins", "batch_size", "sam_batch",
+                "ascent_fraction")
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
 def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
-    before = saved["config"]
-    changed = [k for k in _RESUME_KEYS if before.get(k) != getattr(config, k)]
+    """Refuse to resume a run saved with other options (a key missing from an older
+    checkpoint counts as its default)."""
+    before = {k: saved["config"].get(k, _DEFAULTS[k]) for k in _RESUME_KEYS}
+    changed = [k for k in _RESUME_KEYS if before[k] != getattr(config, k)]
     if changed:
-        details = ", ".join(f"{k}: {before.get(k)!r} -> {getattr(config, k)!r}" for k in changed)
+        details = ", ".join(f"{k}: {before[k]!r} -> {getattr(config, k)!r}" for k in changed)
         raise ConfigError(f"--resume: {path} was trained with different options ({details}); "
                           "resume with the same options or start a new --out directory")
 

@@ -1,0 +1,98 @@
+"""SAST with its first (ascent) gradient on a share of the minibatch (``--ascent-fraction``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sastc.errors import ConfigError
+from sastc.train import epoch
+from sastc.train.checkpoint import load_checkpoint
+from sastc.train.config import TrainConfig
+from sastc.train.run import train
+
+
+def _closure_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sample counts of every gradient evaluation from now on, in order."""
+    sizes: list[int] = []
+    real = epoch.accumulate
+
+    def counted(model, frames, labels, *args, **kwargs):
+        sizes.append(int(labels.shape[0]))
+        assert frames.shape[1] == labels.shape[0]  # [T, B, ...]
+        return real(model, frames, labels, *args, **kwargs)
+
+    monkeypatch.setattr(epoch, "accumulate", counted)
+    return sizes
+
+
+@pytest.mark.parametrize("sam_batch", ["independent", "same"])
+def test_ascent_uses_the_first_share_of_the_batch(tmp_path: Path, make_config,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  sam_batch: str) -> None:
+    config = make_config(tmp_path / "run", epochs=1, ascent_fraction=0.5, sam_batch=sam_batch)
+    sizes = _closure_sizes(monkeypatch)
+    train(config, log=lambda _: None)
+    ascent, descent = sizes[0::2], sizes[1::2]
+    assert ascent and len(ascent) == len(descent)
+    assert set(descent) == {config.batch_size}
+    assert set(ascent) == {epoch.ascent_samples(config.batch_size, 0.5)}
+    steps = len(ascent)
+    history = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["history"]
+    assert history[0]["grad_evals"] == round(1.5 * steps)
+
+
+def test_full_fraction_is_the_plain_sast_step(tmp_path: Path, make_config,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes = _closure_sizes(monkeypatch)
+    train(make_config(tmp_path / "a", epochs=1), log=lambda _: None)
+    default = list(sizes)
+    sizes.clear()
+    train(make_config(tmp_path / "b", epochs=1, ascent_fraction=1.0), log=lambda _: None)
+    assert sizes == default and set(default) == {make_config(tmp_path).batch_size}
+    weights = [load_checkpoint(tmp_path / run / "checkpoint.pt")["state_dict"] for run in "ab"]
+    for key, value in weights[0].items():
+        assert torch.equal(value, weights[1][key]), key
+
+
+def test_ascent_on_a_share_changes_the_update(tmp_path: Path, make_config) -> None:
+    train(make_config(tmp_path / "a", epochs=1), log=lambda _: None)
+    train(make_config(tmp_path / "b", epochs=1, ascent_fraction=0.25), log=lambda _: None)
+    weights = [load_checkpoint(tmp_path / run / "checkpoint.pt")["state_dict"] for run in "ab"]
+    assert any(not torch.equal(value, weights[1][key]) for key, value in weights[0].items())
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"ascent_fraction": 0.0}, "--ascent-fraction must be in (0, 1]"),
+    ({"ascent_fraction": 1.5}, "--ascent-fraction must be in (0, 1]"),
+    ({"ascent_fraction": "half"}, "--ascent-fraction"),
+    ({"mode": "surrogate", "ascent_fraction": 0.5}, "applies only to --mode sast"),
+])
+def test_bad_fractions_are_named(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(**options)
+    assert message in str(info.value)
+
+
+def test_cost_per_step_counts_the_share() -> None:
+    assert TrainConfig(ascent_fraction=0.5).grad_evals_per_step == 1.5
+    assert TrainConfig().grad_evals_per_step == 2
+    assert TrainConfig(mode="surrogate").grad_evals_per_step == 1
+
+
+def test_resume_keeps_the_fraction_and_reads_older_checkpoints(tmp_path: Path,
+                                                               make_config) -> None:
+    run = tmp_path / "run"
+    train(make_config(run, epochs=1, ascent_fraction=0.5), log=lambda _: None)
+    with pytest.raises(ConfigError, match=r"ascent_fraction: 0.5 -> 1.0"):
+        train(make_config(run, epochs=2), resume=True, log=lambda _: None)
+
+    older = tmp_path / "older"
+    train(make_config(older, epochs=1), log=lambda _: None)
+    saved = torch.load(older / "checkpoint.pt", weights_only=False)
+    del saved["config"]["ascent_fraction"]  # written before the option existed
+    torch.save(saved, older / "checkpoint.pt")
+    train(make_config(older, epochs=2), resume=True, log=lambda _: None)
+    assert load_checkpoint(older / "checkpoint.pt")["epoch"] == 2
