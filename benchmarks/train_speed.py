@@ -179,6 +179,7 @@ EPOCH_CONFIGS = {
     "surrogate (rho=0)": {"mode": "surrogate"},
     "sast independent": {"mode": "sast", "sam_batch": "independent"},
     "sast same": {"mode": "sast", "sam_batch": "same"},
+    "sast ascent 0.5": {"mode": "sast", "ascent_fraction": 0.5},
 }
 
 

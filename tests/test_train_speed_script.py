@@ -102,7 +102,7 @@ def test_epoch_cost_structure(bench, tiny) -> None:
     costs = bench.epoch_costs(data, settings, arch=TINY_ARCH)
     assert costs["steps"] == 2 and costs["samples"] == 8
     assert set(costs["seconds"]) == set(bench.EPOCH_CONFIGS)
-    assert set(costs["ratio_vs_rho0"]) == {"sast independent", "sast same"}
+    assert set(costs["ratio_vs_rho0"]) == {"sast independent", "sast same", "sast ascent 0.5"}
     assert all(r > 0 for r in costs["ratio_vs_rho0"].values())
     assert "sast same" in bench.epoch_table(costs)
 

@@ -114,6 +114,7 @@ static inline __attribute__((always_inline)) void SFX(event_lif_backward_samples
                 SFX(unpool_frame)(gs + t * NP + b * MP, g_frame, g, pool);
                 g_s = g_frame;
                 if (SMOOTH) {
+                    EXP_BOUNDS;
                     const REAL *restrict p = upre + at;
                     for (long i = 0; i < M; i++)
                         s_frame[i] = 1 / (1 + EXP(-((p[i] - theta) * k)));

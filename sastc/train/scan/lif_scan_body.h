@@ -14,6 +14,7 @@ static inline __attribute__((always_inline)) void SFX(forward_step)(
         const REAL *restrict x, REAL *restrict s_out, REAL *restrict p_out, REAL *restrict u,
         REAL *restrict c, long m, REAL beta, REAL theta, REAL k, REAL alpha,
         const int SMOOTH, const int SUBTRACT, const int KEEP) {
+    EXP_BOUNDS;
     for (long i = 0; i < m; i++) {
         const REAL ci = alpha * c[i] + x[i];
         const REAL bu = beta * u[i];
@@ -49,6 +50,7 @@ static inline __attribute__((always_inline)) void SFX(backward_step)(
         const REAL *restrict g, const REAL *restrict p, const REAL *restrict s,
         REAL *restrict out, REAL *restrict carry_u, REAL *restrict carry_c, long m,
         REAL beta, REAL theta, REAL k, REAL alpha, const int SMOOTH, const int SUBTRACT) {
+    EXP_BOUNDS;
     for (long i = 0; i < m; i++) {
         /* a step spike is recomputed from u_pre (the forward's own comparison) */
         const REAL si = SMOOTH ? s[i] : (p[i] > theta ? (REAL)1 : (REAL)0);
