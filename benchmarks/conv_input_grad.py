@@ -34,7 +34,7 @@ def time_case(frames: int, cin: int, cout: int, size: int, stride: int, pad: int
     onednn = lambda: torch.ops.aten.convolution_backward(  # noqa: E731
         grad, x, weight, None, [stride] * 2, [pad] * 2, [1, 1], False, [0, 0], 1,
         [True, False, False])
-    kernel = lambda: conv_grad._input_grad(grad, weight, x.shape, (stride,) * 2,  # noqa: E731
+    kernel = lambda: conv_grad.input_grad(grad, weight, x.shape, (stride,) * 2,  # noqa: E731
                                            (pad,) * 2)
     times: dict[str, list[float]] = {"onednn": [], "kernel": []}
     for repeat in range(repeats + 1):

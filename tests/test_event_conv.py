@@ -153,7 +153,45 @@ def test_which_frames_go_event_driven(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _first_layer_kind(model, sparse) == "dense"
     monkeypatch.setenv("SASTC_EVENT_CONV", "1")
     monkeypatch.setenv("SASTC_SCAN", "torch")  # the fused layer needs the C scan
-    assert not event_conv.takes(sparse.requires_grad_(), model.layers[0])
+    assert _first_layer_kind(model, sparse) == "event"  # the plain event convolution, then
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_event_conv_input_gradient_equals_conv2d(threads: None, geometry: tuple,
+                                                  channels_last: bool) -> None:
+    cin, cout, kernel, stride, pad, bias = geometry
+    conv = nn.Conv2d(cin, cout, kernel, stride, pad, bias=bias).double()
+    frames = _events(4, 6, cin, 11, 13, seed=2)
+    if channels_last:  # as a hidden layer's spikes are laid out
+        frames = frames.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    frames.requires_grad_()
+    out = event_conv.event_conv(frames, conv)
+    reference = frames.detach().clone().requires_grad_()
+    expected = _reference_conv(reference, conv)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    weights = torch.randn_like(expected)
+    got = torch.autograd.grad((out * weights).sum(), [frames, *conv.parameters()])
+    want = torch.autograd.grad((expected * weights).sum(), [reference, *conv.parameters()])
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_hidden_layers_with_binary_spikes_go_event_driven(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    model = _net("conv(8, 3, stride=2) conv(16, 3, stride=2) readout", 20)
+    model.spike_mode = "conventional"
+    frames = _events(5, 4, 2, 20, 20, density=0.05)
+    calls: list[bool] = []
+    real = event_conv.event_conv
+    monkeypatch.setattr(event_conv, "event_conv",
+                        lambda x, conv: calls.append(x.requires_grad) or real(x, conv))
+    event = _logits_and_grads(model, frames)
+    assert True in calls  # the second layer, whose input needs a gradient
+    monkeypatch.setenv("SASTC_EVENT_CONV", "0")
+    dense = _logits_and_grads(model, frames)
+    for got, want in zip(event, dense, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
 def test_a_failed_allocation_is_a_memory_error() -> None:

@@ -35,7 +35,8 @@ def enabled() -> bool:
     return cpu_kernel.switched_on("SASTC_CONV_GRAD")
 
 
-def _library() -> ctypes.CDLL | None:
+def library() -> ctypes.CDLL | None:
+    """The kernels, where they are built and export the input gradient."""
     return cpu_kernel.library_with("conv_input_grad")
 
 
@@ -54,7 +55,7 @@ def takes(x: torch.Tensor, conv: nn.Module) -> bool:
     outputs)."""
     return (x.dim() == 4 and x.requires_grad and torch.is_grad_enabled()
             and cpu_kernel.runs_conv(x, conv) and conv.stride != (1, 1)
-            and channels_fit(x.shape[1], x.dtype) and enabled() and _library() is not None)
+            and channels_fit(x.shape[1], x.dtype) and enabled() and library() is not None)
 
 
 class Conv2dInputGrad(torch.autograd.Function):
@@ -73,7 +74,7 @@ class Conv2dInputGrad(torch.autograd.Function):
         stride, padding, has_bias = ctx.config
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = _input_grad(grad, weight, x.shape, stride, padding)
+            grad_x = input_grad(grad, weight, x.shape, stride, padding)
         if ctx.needs_input_grad[1]:
             grad_w = torch.ops.aten.convolution_backward(
                 grad, x, weight, None, list(stride), list(padding), [1, 1], False, [0, 0], 1,
@@ -84,7 +85,7 @@ class Conv2dInputGrad(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None, None
 
 
-def _input_grad(grad: torch.Tensor, weight: torch.Tensor, shape: torch.Size,
+def input_grad(grad: torch.Tensor, weight: torch.Tensor, shape: torch.Size,
                 stride: tuple[int, int], padding: tuple[int, int]) -> torch.Tensor:
     """``dL/dx [N, C, H, W]`` (channels-last) from ``dL/dy`` and the weight."""
     frames, channels, height, width = shape
@@ -95,7 +96,7 @@ def _input_grad(grad: torch.Tensor, weight: torch.Tensor, shape: torch.Size,
     geometry = _GEOMETRY(frames, channels, height, width, out_channels, kh, kw, *stride,
                          *padding, grad.shape[2], grad.shape[3])
     pointers = (grad_cl.data_ptr(), weight_t.data_ptr(), grad_x.data_ptr(), geometry)
-    parallel.run(_library(), "conv_input_grad", cpu_kernel.SUFFIXES[grad.dtype],
+    parallel.run(library(), "conv_input_grad", cpu_kernel.SUFFIXES[grad.dtype],
                  lambda slot: pointers, (), frames, grad[0].numel() * kh * kw)
     return grad_x.permute(0, 3, 1, 2)
 

@@ -8,9 +8,12 @@ non-zero input into the outputs it reaches, and its weight gradient walks the sa
     dL/dW[:, c, ky, kx]   = sum_{t, b, oy, ox} dL/dout[t, b, :, oy, ox] x[t, b, c, y, x]
 
 over ``y = oy stride + ky - pad`` (and ``x`` alike), skipping every ``x = 0``: the work is
-proportional to the events, not the pixels. It runs where the input needs no gradient (the
-network's input frames), the frames are at most :data:`MAX_DENSITY` non-zero, and the
-kernels are built (:mod:`sastc.train.scan.cpu_build`); ``SASTC_EVENT_CONV=0`` turns it off.
+proportional to the events, not the pixels. It runs where the frames are at most
+:data:`MAX_DENSITY` non-zero (the network's input, and the binary spikes of hidden layers
+with hard or conventional spikes) and the kernels are built
+(:mod:`sastc.train.scan.cpu_build`); ``SASTC_EVENT_CONV=0`` turns it off. Where the
+frames need a gradient (hidden layers) it is dense, from the input-gradient kernel of
+:mod:`sastc.train.conv_grad` or oneDNN's.
 The output is ``[T, B, O, OH, OW]`` laid out channels-last per frame, as the convolution
 it replaces writes it. Sums run in another order than oneDNN's, so results agree to float
 rounding, not bit for bit.
@@ -23,6 +26,7 @@ import ctypes
 import torch
 from torch import nn
 
+from sastc.train import conv_grad
 from sastc.train.scan import cpu_kernel, parallel
 from sastc.train.scan.rule import ScanRule
 
@@ -41,10 +45,10 @@ def _library() -> ctypes.CDLL | None:
 
 def takes(frames: torch.Tensor, conv: nn.Module) -> bool:
     """Whether the kernel computes ``conv(frames)`` for ``frames [T, B, C, H, W]`` (CPU,
-    float32/64, no gradient wanted) and a plain ``nn.Conv2d`` (no groups, dilation or
-    padding modes), with the kernels built and not turned off."""
-    return (frames.dim() == 5 and not frames.requires_grad
-            and cpu_kernel.runs_conv(frames, conv) and enabled() and _library() is not None)
+    float32/64) and a plain ``nn.Conv2d`` (no groups, dilation or padding modes), with the
+    kernels built and not turned off."""
+    return (frames.dim() == 5 and cpu_kernel.runs_conv(frames, conv) and enabled()
+            and _library() is not None)
 
 
 def sparse_enough(frames: torch.Tensor, every: int = 8) -> bool:
@@ -92,16 +96,19 @@ class EventConv(torch.autograd.Function):
                      lambda slot: (frames.data_ptr(), shape, strides, weight_t.data_ptr(),
                                    bias_ptr, out.data_ptr(), conv),
                      (), steps * batch, frames[0, 0].numel())
-        ctx.save_for_backward(frames)
-        ctx.geometry = (shape, strides, conv, weight.shape, bias is not None)
+        ctx.save_for_backward(frames, weight)
+        ctx.geometry = (shape, strides, conv, weight.shape, bias is not None, stride, padding)
         return out.permute(0, 1, 4, 2, 3)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        (frames,) = ctx.saved_tensors
-        shape, strides, conv, weight_shape, has_bias = ctx.geometry
+        frames, weight = ctx.saved_tensors
+        shape, strides, conv, weight_shape, has_bias, stride, padding = ctx.geometry
         grad = grad_out.permute(0, 1, 3, 4, 2).contiguous()  # [T, B, OH, OW, O]
         steps, batch = frames.shape[:2]
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _input_grad(grad, frames.shape, weight, stride, padding)
         out_channels, in_channels, kh, kw = weight_shape
         slots = len(parallel.ranges(steps * batch, frames[0, 0].numel()))
         grad_w = frames.new_zeros(slots, in_channels, kh, kw, out_channels)
@@ -111,7 +118,23 @@ class EventConv(torch.autograd.Function):
                                    grad_w[slot].data_ptr(), grad_b[slot].data_ptr(), conv),
                      (), steps * batch, frames[0, 0].numel())
         weight_grad = grad_w.sum(0).permute(3, 0, 1, 2).contiguous()
-        return None, weight_grad, grad_b.sum(0) if has_bias else None, None, None
+        return grad_x, weight_grad, grad_b.sum(0) if has_bias else None, None, None
+
+
+def _input_grad(grad: torch.Tensor, shape: torch.Size, weight: torch.Tensor,
+                stride: tuple[int, int], padding: tuple[int, int]) -> torch.Tensor:
+    """``dL/dframes [T, B, C, H, W]`` from ``dL/dout [T, B, OH, OW, O]``: dense (a gradient
+    has no events), from :mod:`sastc.train.conv_grad`'s kernel where it takes the geometry,
+    else oneDNN's backward-data pass."""
+    steps, batch = shape[:2]
+    folded = grad.flatten(0, 1).permute(0, 3, 1, 2)  # [T B, O, OH, OW], channels-last
+    size = torch.Size((steps * batch, *shape[2:]))
+    if (stride != (1, 1) and conv_grad.channels_fit(shape[2], grad.dtype)
+            and conv_grad.enabled() and conv_grad.library() is not None):
+        grad_x = conv_grad.input_grad(folded, weight, size, stride, padding)
+    else:
+        grad_x = torch.nn.grad.conv2d_input(size, weight.detach(), folded, stride, padding)
+    return grad_x.unflatten(0, (steps, batch))
 
 
 def event_conv(frames: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:

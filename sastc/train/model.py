@@ -78,7 +78,7 @@ class SpikingNet(nn.Module):
             sparse = event_conv.takes(x, module) and event_conv.sparse_enough(x)
             if isinstance(spec_layer, Readout):
                 return leaky_readout(_synapse(spec_layer, module, x, sparse), spec_layer.beta)
-            if sparse and usable_backend(x) == "cpu-fused":
+            if sparse and not x.requires_grad and usable_backend(x) == "cpu-fused":
                 # the current never materialises; a pooling right after is fused in too,
                 # unless the full-size spikes are traced
                 pool = _pool_after(layers, index) if trace is None else 1
