@@ -216,3 +216,23 @@ def test_a_dense_layer_reads_channels_last_input_without_a_copy() -> None:
     for got, want in zip(grads, expected_grads, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     assert grads[0].stride() == x.stride()  # the gradient comes back channels-last too
+
+
+@pytest.mark.parametrize("mode", ["surrogate", "conventional"])
+@pytest.mark.parametrize("pool", [1, 2])
+def test_float32_first_layer_equals_float64(threads: None, mode: str, pool: int) -> None:
+    """float32 runs the copy of the fused layer specialised for conv(16, 5, stride=2) on two
+    channels (the presets' first layer), float64 the general code: they must agree."""
+    conv = nn.Conv2d(2, 16, 5, 2, 2).double()
+    rule = ScanRule(0.9, 1.0, 5.0, mode)
+    frames = _events(6, 5, 2, 34, 34, density=0.06, seed=3)
+    outputs = []
+    for dtype in (torch.float64, torch.float32):
+        layer = nn.Conv2d(2, 16, 5, 2, 2).to(dtype)
+        layer.load_state_dict(conv.state_dict())
+        spikes = event_conv.event_lif(frames.to(dtype), layer, rule, pool)
+        spikes.backward(torch.linspace(-1, 1, spikes.numel(), dtype=dtype).view_as(spikes))
+        outputs.append([spikes.detach().double(), layer.weight.grad.double(),
+                        layer.bias.grad.double()])
+    for got, want in zip(outputs[1], outputs[0], strict=True):
+        torch.testing.assert_close(got, want, rtol=2e-4, atol=2e-4)

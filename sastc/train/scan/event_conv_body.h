@@ -39,6 +39,28 @@ static inline struct event_geometry event_geometry(const long *shape, const long
     return g;
 }
 
+/* CALL with `gp_` pointing at g, or, for the first layer of every dataset preset on
+ * two-channel event frames (conv(16, 5, stride=2)), at a copy whose channel counts, kernel
+ * and strides the compiler sees as constants, so that it unrolls the taps and channel
+ * loops. In float (SPECIALISE), N-MNIST-sized frames: the fused layer's forward 1.04x,
+ * its backward 1.17x faster than the same code with them read at run time. Any other
+ * geometry, and doubles, run the general code; -DSASTC_NO_SPECIALISED turns it off. */
+#ifndef SASTC_NO_SPECIALISED
+#define SASTC_SPECIALISED(g, CALL)                                                     \
+    if (SPECIALISE && (g).C == 2 && (g).O == 16 && (g).KH == 5 && (g).KW == 5           \
+        && (g).sy == 2 && (g).sx == 2) {                                                \
+        struct event_geometry c_ = (g);                                                 \
+        c_.C = 2, c_.O = 16, c_.KH = 5, c_.KW = 5, c_.sy = 2, c_.sx = 2;                \
+        const struct event_geometry *gp_ = &c_;                                         \
+        CALL;                                                                           \
+    } else {                                                                            \
+        const struct event_geometry *gp_ = &(g);                                        \
+        CALL;                                                                           \
+    }
+#else
+#define SASTC_SPECIALISED(g, CALL) { const struct event_geometry *gp_ = &(g); CALL; }
+#endif
+
 /* ky0, oy0 (H each), kx0, ox0 (W each) of event_first_taps, in one array. */
 static inline void event_tap_tables(const struct event_geometry *g, const long *conv,
                                     long *tables) {

@@ -116,6 +116,7 @@ static inline unsigned nonzero8_f64(const double *p) {
  * vector (nine blends), where two min/max instructions do. */
 #define REAL float
 #define SFX(name) name##_f32
+#define SPECIALISE 1
 #define EXP_BOUNDS float exp_lo_ = -87.0f, exp_hi_ = 88.0f; __asm__("" : "+x"(exp_lo_), "+x"(exp_hi_))
 #define EXP(x) exp_f32(x, exp_lo_, exp_hi_)
 #define MAC(a, b, acc) MADD(a, b, acc)
@@ -127,10 +128,12 @@ static inline unsigned nonzero8_f64(const double *p) {
 #undef SFX
 #undef EXP
 #undef EXP_BOUNDS
+#undef SPECIALISE
 #undef MAC
 
 #define REAL double
 #define SFX(name) name##_f64
+#define SPECIALISE 0 /* doubles are for tests: no second copy of the bodies */
 #define EXP_BOUNDS do { } while (0)
 #define EXP(x) exp(x)
 #define MAC(a, b, acc) ((acc) + (a) * (b))
@@ -142,4 +145,5 @@ static inline unsigned nonzero8_f64(const double *p) {
 #undef SFX
 #undef EXP
 #undef EXP_BOUNDS
+#undef SPECIALISE
 #undef MAC
