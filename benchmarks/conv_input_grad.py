@@ -14,8 +14,8 @@ import statistics
 import time
 
 import torch
+from speed_timing import prepare_cpu_timing
 
-from sastc.allocator import tune_allocator
 from sastc.train import conv_grad
 
 CASES = {  # frames, in and out channels, input size, stride, padding (3 x 3 kernels)
@@ -51,9 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
-    tune_allocator()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    prepare_cpu_timing(args.threads)
     for name, case in CASES.items():
         onednn, kernel = time_case(*case, repeats=args.repeats)
         print(f"{name}: oneDNN {onednn:.2f} ms, kernel {kernel:.2f} ms")

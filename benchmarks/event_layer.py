@@ -25,9 +25,9 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from speed_timing import prepare_cpu_timing
 from torch import nn
 
-from sastc.allocator import tune_allocator
 from sastc.train import event_conv
 from sastc.train.scan import cpu_kernel
 from sastc.train.scan.rule import ScanRule
@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
-    tune_allocator()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    prepare_cpu_timing(args.threads)
     frames = (torch.rand(args.steps, args.batch, 2, 34, 34) < args.density).float()
     conv = nn.Conv2d(2, 16, 5, 2, 2)
     rule = ScanRule(0.9, 1.0, 5.0, "surrogate")

@@ -15,9 +15,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sastc.allocator import tune_allocator
 from sastc.train.chunks import accumulate, slice_size
 
 LR = 2e-3  # sastc's default --lr (Adam)
+
+
+def prepare_cpu_timing(threads: int, seed: int = 0) -> None:
+    """Set a timing run up as ``sastc train`` runs: glibc's allocator tuned
+    (:func:`sastc.allocator.tune_allocator`), ``threads`` torch threads, a fixed seed."""
+    tune_allocator()
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
 
 
 def synchronize(device: torch.device | str) -> None:
