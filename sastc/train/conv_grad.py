@@ -54,8 +54,15 @@ def takes(x: torch.Tensor, conv: nn.Module) -> bool:
     disguise and the faster one (4.5 ms against 6.2, 832 frames of 16 x 8 x 8, 32
     outputs)."""
     return (x.dim() == 4 and x.requires_grad and torch.is_grad_enabled()
-            and cpu_kernel.runs_conv(x, conv) and conv.stride != (1, 1)
-            and channels_fit(x.shape[1], x.dtype) and enabled() and library() is not None)
+            and cpu_kernel.runs_conv(x, conv) and serves(x.shape[1], x.dtype, conv.stride))
+
+
+def serves(channels: int, dtype: torch.dtype, stride: tuple[int, int]) -> bool:
+    """Whether the kernel computes the input gradient for ``channels`` input channels of
+    ``dtype`` and this ``stride``: strided, channels that :func:`channels_fit`, the kernels
+    built and not turned off."""
+    return (tuple(stride) != (1, 1) and channels_fit(channels, dtype) and enabled()
+            and library() is not None)
 
 
 class Conv2dInputGrad(torch.autograd.Function):

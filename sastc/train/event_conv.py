@@ -129,8 +129,7 @@ def _input_grad(grad: torch.Tensor, shape: torch.Size, weight: torch.Tensor,
     steps, batch = shape[:2]
     folded = grad.flatten(0, 1).permute(0, 3, 1, 2)  # [T B, O, OH, OW], channels-last
     size = torch.Size((steps * batch, *shape[2:]))
-    if (stride != (1, 1) and conv_grad.channels_fit(shape[2], grad.dtype)
-            and conv_grad.enabled() and conv_grad.library() is not None):
+    if conv_grad.serves(shape[2], grad.dtype, stride):
         grad_x = conv_grad.input_grad(folded, weight, size, stride, padding)
     else:
         grad_x = torch.nn.grad.conv2d_input(size, weight.detach(), folded, stride, padding)
