@@ -86,8 +86,10 @@ def test_resume_keeps_the_fraction_and_reads_older_checkpoints(tmp_path: Path,
                                                                make_config) -> None:
     run = tmp_path / "run"
     train(make_config(run, epochs=1, ascent_fraction=0.5), log=lambda _: None)
+    saved = (run / "checkpoint.pt").read_bytes()
     with pytest.raises(ConfigError, match=r"ascent_fraction: 0.5 -> 1.0"):
         train(make_config(run, epochs=2), resume=True, log=lambda _: None)
+    assert (run / "checkpoint.pt").read_bytes() == saved  # the refused resume wrote nothing
 
     older = tmp_path / "older"
     train(make_config(older, epochs=1), log=lambda _: None)
