@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from sastc.spec import parse_arch
-from sastc.train.chunks import CPU_SLICE_BYTES, accumulate, slice_size
+from sastc.train.chunks import CPU_SLICE_BYTES, accumulate, largest_activation, slice_size
 from sastc.train.model import SpikingNet, init_weights
 
 ARCH = "conv(4, 3, stride=2) pool(2) dense(8) readout"
@@ -52,6 +52,18 @@ def test_slices_fit_the_budget_and_are_even() -> None:
     assert slice_size(spec, 16, 8, "cpu") == 8
     assert slice_size(spec, 4000, 256, "cpu") == 1  # at least one sample
     assert slice_size(spec, 64, 256, "cuda") == 256  # GPUs take the whole batch
+
+
+def test_a_fused_first_layer_is_not_counted_but_a_plain_one_is() -> None:
+    """conv + pool as the first layers runs fused (only pooled spikes are stored); without
+    the pooling every output is stored."""
+    fused = parse_arch("conv(16, 5, stride=2) pool(2) conv(32, 3) dense(64) readout",
+                       (2, 34, 34), 10)
+    plain = parse_arch("conv(16, 5, stride=2) conv(32, 3) dense(64) readout",
+                       (2, 34, 34), 10)
+    assert largest_activation(fused) == 2 * 34 * 34  # not the first layer's 16 x 17 x 17
+    assert largest_activation(plain) == 32 * 17 * 17  # its second layer's output
+    assert slice_size(fused, 16, 256, "cpu") > slice_size(plain, 16, 256, "cpu")
 
 
 def test_distributed_models_sync_on_the_last_slice_only() -> None:

@@ -22,14 +22,22 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from sastc.spec import ArchSpec
+from sastc.spec import ArchSpec, Conv, Pool
 
 CPU_SLICE_BYTES = 16 * 2**20  # activations of the largest layer per slice
 
 
 def largest_activation(spec: ArchSpec) -> int:
-    """Elements per time step and sample of the largest layer (input included)."""
-    return max(math.prod(shape) for shape in spec.shapes())
+    """Elements per time step and sample of the largest activation a CPU step stores (input
+    included). A first convolution followed by a pooling is left out: on event frames it
+    runs as one fused layer (:func:`sastc.train.event_conv.event_lif`) whose current and
+    full-size spikes never exist, only the pooled spikes (N-MNIST's 16 x 17 x 17 first
+    layer, the largest by its shape, stores 16 x 8 x 8)."""
+    shapes = spec.shapes()  # shapes[i + 1] is layers[i]'s output
+    fused_first = (len(spec.layers) > 1 and isinstance(spec.layers[0], Conv)
+                   and isinstance(spec.layers[1], Pool))
+    return max(math.prod(shape) for index, shape in enumerate(shapes)
+               if not (fused_first and index == 1))
 
 
 def slice_size(spec: ArchSpec, time_bins: int, batch: int, device: torch.device | str) -> int:
