@@ -9,8 +9,9 @@
  * same kernel columns kx, at outputs ox = x / stride_x + (r + pad_x - kx) / stride_x: four
  * such positions are done at once, their C channels in registers (C / vector width <= 4
  * vectors each), so that every weight row W[o, :, ky, kx] loaded serves four of them.
- * Weights are stored [KH, KW, O, C]. geo: N, C, H, W, O, KH, KW, stride_y, stride_x,
- * pad_y, pad_x, OH, OW. */
+ * Weights are stored [KH, KW, O, C]. VMAC(a, b, acc) is acc + a b on vectors, fused where
+ * the CPU has FMA (a gradient needs no bit-exact rounding). geo: N, C, H, W, O, KH, KW,
+ * stride_y, stride_x, pad_y, pad_x, OH, OW. */
 
 #ifndef CONV_GRAD_HELPERS
 #define CONV_GRAD_HELPERS
@@ -50,10 +51,14 @@ static inline __attribute__((always_inline)) void SFX(grad_block)(
             const REAL *wp = wt + (ky[a] * KW + kx) * O * C;
             for (long o = 0; o < O; o++) {
                 vec w[GRAD_MAX_VECS];
-                for (long v = 0; v < V; v++) memcpy(&w[v], wp + o * C + v * LANES, sizeof(vec));
+                for (long v = 0; v < V; v++) {
+                    memcpy(&w[v], wp + o * C + v * LANES, sizeof(vec));
+                    /* held in a register: else GCC reloads the row for each position */
+                    __asm__("" : "+x"(w[v]));
+                }
                 for (long j = 0; j < GRAD_BLOCK; j++) {
-                    const REAL g = gp[j][o];
-                    for (long v = 0; v < V; v++) acc[j][v] += g * w[v];
+                    const vec g = gp[j][o] - (vec){0};  /* a broadcast: x - 0 is x, -0 too */
+                    for (long v = 0; v < V; v++) acc[j][v] = VMAC(g, w[v], acc[j][v]);
                 }
             }
         }

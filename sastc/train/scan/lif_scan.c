@@ -28,6 +28,12 @@
 #else
 #define MADD(a, b, c) ((a) * (b) + (c))
 #endif
+/* The same for vectors of 8 floats (the input-gradient kernel's accumulations). */
+#if defined(__FMA__) && !defined(SASTC_NO_FMA)
+#define VMADD_F32(a, b, c) _mm256_fmadd_ps(a, b, c)
+#else
+#define VMADD_F32(a, b, c) ((a) * (b) + (c))
+#endif
 static inline float exp_f32(float x, float lo, float hi) {
     x = x < lo ? lo : (x > hi ? hi : x);
     const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -120,6 +126,7 @@ static inline unsigned nonzero8_f64(const double *p) {
 #define EXP_BOUNDS float exp_lo_ = -87.0f, exp_hi_ = 88.0f; __asm__("" : "+x"(exp_lo_), "+x"(exp_hi_))
 #define EXP(x) exp_f32(x, exp_lo_, exp_hi_)
 #define MAC(a, b, acc) MADD(a, b, acc)
+#define VMAC(a, b, acc) VMADD_F32(a, b, acc)
 #include "lif_scan_body.h"
 #include "event_conv_body.h"
 #include "event_lif_body.h"
@@ -130,6 +137,7 @@ static inline unsigned nonzero8_f64(const double *p) {
 #undef EXP_BOUNDS
 #undef SPECIALISE
 #undef MAC
+#undef VMAC
 
 #define REAL double
 #define SFX(name) name##_f64
@@ -137,6 +145,7 @@ static inline unsigned nonzero8_f64(const double *p) {
 #define EXP_BOUNDS do { } while (0)
 #define EXP(x) exp(x)
 #define MAC(a, b, acc) ((acc) + (a) * (b))
+#define VMAC(a, b, acc) ((acc) + (a) * (b))
 #include "lif_scan_body.h"
 #include "event_conv_body.h"
 #include "event_lif_body.h"
@@ -147,3 +156,4 @@ static inline unsigned nonzero8_f64(const double *p) {
 #undef EXP_BOUNDS
 #undef SPECIALISE
 #undef MAC
+#undef VMAC
