@@ -55,6 +55,42 @@ def test_sastc_and_snntorch_agree(bench, tiny) -> None:
     assert "ok" in bench.equivalence_line(case.name, check)
 
 
+def test_the_autograd_reference_runs_sastcs_own_convolutions(bench) -> None:
+    """The reference swaps the scan only: with the first layer unfused, every convolution
+    is still the event-driven one sastc runs (sparse input), so the conventional spikes of
+    every layer are bit-identical to sastc's own, and only the scan is counted."""
+    from sastc.train import event_conv
+    from sastc.train.lif import lif_scan_reference
+    from sastc.train.model import Trace
+
+    equivalence = sys.modules["speed_equivalence"]
+    case = bench.Case("two-conv", "conv(4, 3, stride=2) conv(8, 3, stride=2) readout", 16, 3)
+    settings = bench.Settings(threads=1, time_bins=16, batch_size=6, batches=1)  # sparse frames
+    frames, _ = bench.case_batches(case, settings)[0]
+    model = bench.make_models(case.spec(), 0)["sastc-conventional"]
+    own, reference, scans, event_calls = Trace(), Trace(), [], []
+    with torch.no_grad():
+        model(frames, own)
+
+        def counted_scan(*args, **kwargs):
+            scans.append(1)
+            return lif_scan_reference(*args, **kwargs)
+
+        real_event_conv = event_conv.event_conv
+
+        def counted_event_conv(*args):
+            event_calls.append(1)
+            return real_event_conv(*args)
+
+        with (equivalence.sastc_scan(counted_scan),
+              pytest.MonkeyPatch.context() as patch):
+            patch.setattr(event_conv, "event_conv", counted_event_conv)
+            model(frames, reference)
+    assert len(scans) == 2 and len(event_calls) == 2  # both layers: unfused, event-driven
+    for a, b in zip(own.spikes, reference.spikes, strict=True):
+        assert torch.equal(a, b)
+
+
 def test_folded_snntorch_is_the_same_function(bench, tiny) -> None:
     case, settings, batches = tiny
     models = bench.make_models(case.spec(), settings.seed)
