@@ -232,6 +232,17 @@ def profile_step(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], ste
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a short epoch")
@@ -250,6 +261,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--torch-scan", action="store_true",
                         help="also time sastc with its torch-op scan instead of the fused kernel")
     parser.add_argument("--skip-epochs", action="store_true", help="throughput only")
+    parser.add_argument("--epoch-repeats", type=positive_int, metavar="N",
+                        help="interleaved repeats of each epoch config (default "
+                             f"{Settings.epoch_repeats}; {QUICK.epoch_repeats} with --quick)")
     parser.add_argument("--profile", action="store_true",
                         help="print the top ops of a training step of sastc and snnTorch")
     parser.add_argument("--no-malloc-tuning", dest="malloc_tuning", action="store_false",
@@ -314,6 +328,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     settings = replace(QUICK if args.quick else Settings(), threads=args.threads,
                        device=args.device, torch_scan=args.torch_scan)
+    if args.epoch_repeats is not None:
+        settings = replace(settings, epoch_repeats=args.epoch_repeats)
     grid = parse_grid(args.grid)
     torch.set_num_threads(settings.threads)
     malloc_tuned = tune_allocator() if args.malloc_tuning else False

@@ -148,6 +148,11 @@ def test_machine_info_and_arguments(bench) -> None:
     assert info["threads"] == 1 and info["torch"] == torch.__version__ and info["cpu"]
     args = bench.parse_args(["--quick", "--threads", "1", "--json", "out.json"])
     assert args.quick and args.threads == 1 and args.json == "out.json"
+    assert args.epoch_repeats is None  # the settings' own count
+    assert bench.parse_args(["--epoch-repeats", "9"]).epoch_repeats == 9
+    for bad in ("0", "x"):
+        with pytest.raises(SystemExit):
+            bench.parse_args(["--epoch-repeats", bad])
 
 
 def test_grid_and_device_arguments(bench) -> None:
