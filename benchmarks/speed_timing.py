@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sastc.allocator import tune_allocator
+from sastc.train import event_conv
 from sastc.train.chunks import accumulate, slice_size
 
 LR = 2e-3  # sastc's default --lr (Adam)
@@ -50,7 +51,8 @@ def sastc_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, frames:
     """sastc's own update (``sastc.train.epoch``): the same gradient as :func:`train_step`,
     accumulated over cache-sized slices of the minibatch on CPU (``sastc.train.chunks``)."""
     spec = getattr(model, "model", model).spec
-    size = slice_size(spec, frames.shape[0], frames.shape[1], frames.device)
+    size = slice_size(spec, frames.shape[0], frames.shape[1], frames.device,
+                      event_conv.sparse_enough(frames))
     optimizer.zero_grad(set_to_none=True)
     loss = accumulate(model, frames, labels, size)
     optimizer.step()

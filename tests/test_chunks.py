@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from sastc.data.base import FrameSet
 from sastc.spec import parse_arch
 from sastc.train.chunks import CPU_SLICE_BYTES, accumulate, largest_activation, slice_size
+from sastc.train.epoch import event_frames
 from sastc.train.model import SpikingNet, init_weights
 
 ARCH = "conv(4, 3, stride=2) pool(2) dense(8) readout"
@@ -64,6 +67,19 @@ def test_a_fused_first_layer_is_not_counted_but_a_plain_one_is() -> None:
     assert largest_activation(fused) == 2 * 34 * 34  # not the first layer's 16 x 17 x 17
     assert largest_activation(plain) == 32 * 17 * 17  # its second layer's output
     assert slice_size(fused, 16, 256, "cpu") > slice_size(plain, 16, 256, "cpu")
+    # dense frames take the separate convolution, which stores the full output
+    assert largest_activation(fused, event_input=False) == 16 * 17 * 17
+    assert slice_size(fused, 16, 256, "cpu", event_input=False) < slice_size(fused, 16, 256,
+                                                                              "cpu")
+
+
+def test_epochs_size_slices_by_their_frames_sparsity() -> None:
+    sparse = np.zeros((4, 3, 2, 6, 6), np.uint8)
+    sparse[:, :, 0, 0, 0] = 1  # 1 of 72 pixels
+    dense = np.ones_like(sparse)
+    labels = np.zeros(4, np.int64)
+    assert event_frames(FrameSet(sparse, labels, ("a",), "test", "train"))
+    assert not event_frames(FrameSet(dense, labels, ("a",), "test", "train"))
 
 
 def test_distributed_models_sync_on_the_last_slice_only() -> None:

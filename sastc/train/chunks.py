@@ -27,25 +27,29 @@ from sastc.spec import ArchSpec, Conv, Pool
 CPU_SLICE_BYTES = 16 * 2**20  # activations of the largest layer per slice
 
 
-def largest_activation(spec: ArchSpec) -> int:
+def largest_activation(spec: ArchSpec, event_input: bool = True) -> int:
     """Elements per time step and sample of the largest activation a CPU step stores (input
-    included). A first convolution followed by a pooling is left out: on event frames it
-    runs as one fused layer (:func:`sastc.train.event_conv.event_lif`) whose current and
-    full-size spikes never exist, only the pooled spikes (N-MNIST's 16 x 17 x 17 first
-    layer, the largest by its shape, stores 16 x 8 x 8)."""
+    included). With ``event_input`` (sparse frames) a first convolution followed by a
+    pooling is left out: it then runs as one fused layer
+    (:func:`sastc.train.event_conv.event_lif`) whose current and full-size spikes never
+    exist, only the pooled spikes (N-MNIST's 16 x 17 x 17 first layer, the largest by its
+    shape, stores 16 x 8 x 8)."""
     shapes = spec.shapes()  # shapes[i + 1] is layers[i]'s output
-    fused_first = (len(spec.layers) > 1 and isinstance(spec.layers[0], Conv)
+    fused_first = (event_input and len(spec.layers) > 1 and isinstance(spec.layers[0], Conv)
                    and isinstance(spec.layers[1], Pool))
     return max(math.prod(shape) for index, shape in enumerate(shapes)
                if not (fused_first and index == 1))
 
 
-def slice_size(spec: ArchSpec, time_bins: int, batch: int, device: torch.device | str) -> int:
+def slice_size(spec: ArchSpec, time_bins: int, batch: int, device: torch.device | str,
+               event_input: bool = True) -> int:
     """Samples per slice: the whole batch on CUDA, else as many as keep the largest layer's
-    float32 activations ``[T, b, ...]`` within :data:`CPU_SLICE_BYTES`."""
+    float32 activations ``[T, b, ...]`` within :data:`CPU_SLICE_BYTES`
+    (:func:`largest_activation`; ``event_input``: the frames are sparse enough for the
+    event-driven first layer)."""
     if torch.device(device).type != "cpu":
         return batch
-    per_sample = 4 * time_bins * largest_activation(spec)
+    per_sample = 4 * time_bins * largest_activation(spec, event_input)
     most = max(1, min(batch, CPU_SLICE_BYTES // per_sample))
     slices = -(-batch // most)
     return -(-batch // slices)  # slices of equal size, none above ``most``

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from sastc.data.base import FrameSet
 from sastc.errors import TrainingDiverged
 from sastc.progress import bar_disabled
+from sastc.train import event_conv
 from sastc.train.chunks import accumulate, slice_size
 from sastc.train.config import TrainConfig
 from sastc.train.distributed import Dist
@@ -150,6 +151,13 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sam: SA
     return loss, int((logits[0].argmax(1) == y1).sum()), len(y1), len(y2)
 
 
+def event_frames(data: FrameSet, samples: int = 256) -> bool:
+    """Whether the first ``samples`` recordings are sparse enough for the event-driven first
+    layer (:func:`sastc.train.event_conv.sparse_enough`); it sizes the CPU slices."""
+    return len(data) == 0 or event_conv.sparse_enough(
+        torch.from_numpy(data.frames[:samples]).transpose(0, 1))
+
+
 def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
               scheduler: torch.optim.lr_scheduler.LRScheduler, sam: SAM | None, data: FrameSet,
               config: TrainConfig, dist: Dist, generator: torch.Generator,
@@ -162,7 +170,8 @@ def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     source = Batches(data, config, dist, generator)
     batches = batch_indices(len(data), config.batch_size, generator)
     spec = getattr(model, "module", model).spec
-    slices = slice_size(spec, data.time_bins, config.batch_size // dist.world, dist.device)
+    slices = slice_size(spec, data.time_bins, config.batch_size // dist.world, dist.device,
+                        event_frames(data))
     losses, correct, seen, stepped = [], 0, 0, 0
     bar = tqdm(_pairs(batches, config, len(data), generator), total=len(batches), leave=False,
                position=1, desc=description, unit="batch",
