@@ -43,16 +43,11 @@ from sastc.allocator import tune_allocator
 from sastc.data import DATASETS, load_frames
 from sastc.data.base import FrameSet
 from sastc.spec import ArchSpec, parse_arch
-from sastc.train.config import TrainConfig
-from sastc.train.data_setup import TrainingData
-from sastc.train.distributed import Dist
-from sastc.train.epoch import run_epoch
 from sastc.train.evaluate import to_time_major
-from sastc.train.run import new_run
-from sastc.train.sam import SAM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by path
 from snntorch_baseline import sigmoid_surrogate  # noqa: F401  (its tests use it from here)
+from speed_epochs import EPOCH_CONFIGS, epoch_costs  # noqa: F401  (tests use them from here)
 from speed_equivalence import check_equivalence, detached_reset_scan  # noqa: F401
 from speed_models import INIT_GAIN, make_models, spikingjelly_installed  # noqa: F401
 from speed_report import (
@@ -173,50 +168,6 @@ def throughput(case: Case, settings: Settings, batches: list[tuple[torch.Tensor,
     return row
 
 
-# --- SAST cost per epoch ------------------------------------------------------------------
-
-EPOCH_CONFIGS = {
-    "surrogate (rho=0)": {"mode": "surrogate"},
-    "sast independent": {"mode": "sast", "sam_batch": "independent"},
-    "sast same": {"mode": "sast", "sam_batch": "same"},
-    "sast ascent 0.5": {"mode": "sast", "ascent_fraction": 0.5},
-}
-
-
-def epoch_seconds(config: TrainConfig, data: FrameSet) -> float:
-    """Wall time of one ``run_epoch`` (fresh model, optimizer and schedule from the seed)."""
-    training = TrainingData("synthetic", data, None, data, {})
-    run = new_run(config, training, max(len(data) // config.batch_size, 1))
-    sam = SAM(list(run.model.parameters()), config.effective_rho) if config.effective_rho else None
-    result = run_epoch(run.model, run.optimizer, run.scheduler, sam, data, config, Dist(),
-                       run.generator, "benchmark")
-    return result.seconds
-
-
-def epoch_costs(data: FrameSet, settings: Settings, arch: str | None = None,
-                configs: dict[str, dict[str, Any]] = EPOCH_CONFIGS) -> dict[str, Any]:
-    """Median epoch seconds per config over interleaved repeats (after one untimed epoch),
-    and the ratio to the first config (rho = 0), also paired per repeat. The other
-    options are sastc's defaults (Adam, lr 2e-3, cosine schedule, rho 0.2)."""
-    base = TrainConfig(dataset="synthetic", arch=arch, epochs=1, batch_size=settings.batch_size,
-                       seed=settings.seed, progress=False)
-    names = list(configs)
-    seconds: dict[str, list[float]] = {name: [] for name in names}
-    epoch_seconds(replace(base, **configs[names[0]]), data)  # warm-up
-    for repeat in range(settings.epoch_repeats):
-        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
-            seconds[name].append(epoch_seconds(replace(base, **configs[name]), data))
-    reference = seconds[names[0]]
-    return {
-        "samples": len(data), "steps": len(data) // settings.batch_size,
-        "seconds": {n: {"median": statistics.median(s), "min": min(s), "max": max(s), "all": s}
-                    for n, s in seconds.items()},
-        "ratio_vs_rho0": {n: statistics.median(seconds[n]) / statistics.median(reference)
-                          for n in names[1:]},
-        "paired_ratio_vs_rho0": {n: paired_ratio(reference, seconds[n]) for n in names[1:]},
-    }
-
-
 # --- profile, machine, report -------------------------------------------------------------
 
 def profile_step(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], steps: int = 3,
@@ -318,7 +269,8 @@ def profile_models(case: Case, settings: Settings, batch: tuple[torch.Tensor, to
 
 def epoch_part(settings: Settings, report: dict[str, Any]) -> None:
     data = synthetic_set(32, 12, settings.epoch_samples, settings.time_bins, settings.seed)
-    report["epochs"] = epoch_costs(data, settings)
+    report["epochs"] = epoch_costs(data, settings.batch_size, settings.seed,
+                                   settings.epoch_repeats)
     print(f"\nSAST cost per epoch: run_epoch on synthetic ({len(data)} samples, "
           f"{report['epochs']['steps']} steps, batch {settings.batch_size}, rho 0.2)")
     print(epoch_table(report["epochs"]))

@@ -135,7 +135,8 @@ def test_throughput_structure(bench, tiny) -> None:
 def test_epoch_cost_structure(bench, tiny) -> None:
     _case, settings, _batches = tiny
     data = bench.synthetic_set(12, 3, settings.epoch_samples, settings.time_bins)
-    costs = bench.epoch_costs(data, settings, arch=TINY_ARCH)
+    costs = bench.epoch_costs(data, settings.batch_size, settings.seed,
+                              settings.epoch_repeats, arch=TINY_ARCH)
     assert costs["steps"] == 2 and costs["samples"] == 8
     assert set(costs["seconds"]) == set(bench.EPOCH_CONFIGS)
     assert set(costs["ratio_vs_rho0"]) == {"sast independent", "sast same", "sast ascent 0.5"}
