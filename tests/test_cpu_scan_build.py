@@ -140,6 +140,8 @@ def test_a_compiler_without_march_native_builds_for_the_generic_target(
     flags = cpu_build.choose_flags([str(wrapper)])[0]
     assert flags[:len(cpu_build.BASE_FLAGS)] == cpu_build.BASE_FLAGS
     assert "-march=native" not in flags
+    assert cpu_kernel.library() is not None  # the generic build compiled (no AVX assumed)
+    assert next(fresh_build.glob("lif_scan-*.so"))
     current = torch.randn(4, 50)
     assert torch.equal(lif_scan(current, 0.9, 0.5, 5.0, "hard", backend="cpu-fused"),
                        lif_scan_reference(current, 0.9, 0.5, 5.0, "hard"))

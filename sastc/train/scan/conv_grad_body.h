@@ -53,8 +53,7 @@ static inline __attribute__((always_inline)) void SFX(grad_block)(
                 vec w[GRAD_MAX_VECS];
                 for (long v = 0; v < V; v++) {
                     memcpy(&w[v], wp + o * C + v * LANES, sizeof(vec));
-                    /* held in a register: else GCC reloads the row for each position */
-                    __asm__("" : "+x"(w[v]));
+                    HOLD_VECTOR(w[v]);  /* else GCC reloads the row for each position */
                 }
                 for (long j = 0; j < GRAD_BLOCK; j++) {
                     const vec g = gp[j][o] - (vec){0};  /* a broadcast: x - 0 is x, -0 too */

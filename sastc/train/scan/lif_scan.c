@@ -28,6 +28,14 @@
 #else
 #define MADD(a, b, c) ((a) * (b) + (c))
 #endif
+/* A vector kept in a register (an empty asm statement that "changes" it), so that GCC does
+ * not fold its load into every instruction that uses it; only where a 32-byte vector is
+ * one register (AVX), else nothing. */
+#if defined(__AVX__)
+#define HOLD_VECTOR(v) __asm__("" : "+x"(v))
+#else
+#define HOLD_VECTOR(v) ((void)0)
+#endif
 /* The same for vectors of 8 floats (the input-gradient kernel's accumulations). */
 #if defined(__FMA__) && !defined(SASTC_NO_FMA)
 #define VMADD_F32(a, b, c) _mm256_fmadd_ps(a, b, c)
@@ -123,7 +131,11 @@ static inline unsigned nonzero8_f64(const double *p) {
 #define REAL float
 #define SFX(name) name##_f32
 #define SPECIALISE 1
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) /* "x": an FP register */
 #define EXP_BOUNDS float exp_lo_ = -87.0f, exp_hi_ = 88.0f; __asm__("" : "+x"(exp_lo_), "+x"(exp_hi_))
+#else
+#define EXP_BOUNDS const float exp_lo_ = -87.0f, exp_hi_ = 88.0f
+#endif
 #define EXP(x) exp_f32(x, exp_lo_, exp_hi_)
 #define MAC(a, b, acc) MADD(a, b, acc)
 #define VMAC(a, b, acc) VMADD_F32(a, b, acc)
