@@ -82,6 +82,16 @@ def test_epochs_size_slices_by_their_frames_sparsity() -> None:
     assert not event_frames(FrameSet(dense, labels, ("a",), "test", "train"))
 
 
+@pytest.mark.parametrize("variable", ["SASTC_SCAN=torch", "SASTC_EVENT_CONV=0"])
+def test_without_the_fused_layer_slices_count_the_first_layer(
+        variable: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The torch scan or the event kernels turned off: no fused layer, whatever the frames."""
+    sparse = np.zeros((4, 3, 2, 6, 6), np.uint8)
+    sparse[:, :, 0, 0, 0] = 1
+    monkeypatch.setenv(*variable.split("="))
+    assert not event_frames(FrameSet(sparse, np.zeros(4, np.int64), ("a",), "test", "train"))
+
+
 def test_distributed_models_sync_on_the_last_slice_only() -> None:
     frames, labels = batch(6)
     model = tiny_net()

@@ -20,6 +20,7 @@ from sastc.train.config import TrainConfig
 from sastc.train.distributed import Dist
 from sastc.train.evaluate import to_time_major
 from sastc.train.sam import SAM, plain_step, sam_step
+from sastc.train.scan.dispatch import chosen_backend
 
 DIVERGENCE_FACTOR = 1e6
 LOSS_LIMIT = 1e12   # no cross-entropy this large means anything
@@ -152,8 +153,12 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sam: SA
 
 
 def event_frames(data: FrameSet, samples: int = 256) -> bool:
-    """Whether the first ``samples`` recordings are sparse enough for the event-driven first
-    layer (:func:`sastc.train.event_conv.sparse_enough`); it sizes the CPU slices."""
+    """Whether a CPU step runs the fused event-driven first layer on these frames: the
+    kernels are built and on, the compiled scan runs, and the first ``samples`` recordings
+    are sparse enough (:func:`sastc.train.event_conv.sparse_enough`). It sizes the CPU
+    slices."""
+    if not (event_conv.available() and chosen_backend(torch.zeros(1)) == "cpu-fused"):
+        return False
     return len(data) == 0 or event_conv.sparse_enough(
         torch.from_numpy(data.frames[:samples]).transpose(0, 1))
 

@@ -43,12 +43,16 @@ def _library() -> ctypes.CDLL | None:
     return cpu_kernel.library_with("event_lif_forward")
 
 
+def available() -> bool:
+    """Whether the event-driven kernels are built and not turned off."""
+    return enabled() and _library() is not None
+
+
 def takes(frames: torch.Tensor, conv: nn.Module) -> bool:
     """Whether the kernel computes ``conv(frames)`` for ``frames [T, B, C, H, W]`` (CPU,
     float32/64) and a plain ``nn.Conv2d`` (no groups, dilation or padding modes), with the
     kernels built and not turned off."""
-    return (frames.dim() == 5 and cpu_kernel.runs_conv(frames, conv) and enabled()
-            and _library() is not None)
+    return frames.dim() == 5 and cpu_kernel.runs_conv(frames, conv) and available()
 
 
 def sparse_enough(frames: torch.Tensor, every: int = 8) -> bool:
