@@ -83,15 +83,7 @@ int SFX(event_lif_forward)(const REAL *x, const long *shape, const long *xs, con
     const unsigned fp_state = smooth ? flush_denormals() : 0;
 #define SASTC_EFWD(S, R, P) SFX(event_lif_forward_samples)(x, gp_, tables, wt, bias, spk, upre, \
     shape[0], b0, b1, work, B, H, K, A, conv[9], S, R, P)
-    SASTC_SPECIALISED(g, {
-        if (upre) {
-            if (smooth) { if (subtract) SASTC_EFWD(1, 1, 1); else SASTC_EFWD(1, 0, 1); }
-            else { if (subtract) SASTC_EFWD(0, 1, 1); else SASTC_EFWD(0, 0, 1); }
-        } else {
-            if (smooth) { if (subtract) SASTC_EFWD(1, 1, 0); else SASTC_EFWD(1, 0, 0); }
-            else { if (subtract) SASTC_EFWD(0, 1, 0); else SASTC_EFWD(0, 0, 0); }
-        }
-    })
+    SASTC_SPECIALISED(g, SASTC_BY_RULE_KEEP(SASTC_EFWD, smooth, subtract, upre))
 #undef SASTC_EFWD
     if (smooth) restore_denormals(fp_state);
     free(work);
@@ -149,10 +141,7 @@ int SFX(event_lif_backward)(const REAL *x, const long *shape, const long *xs, co
     const unsigned fp_state = flush_denormals();
 #define SASTC_EBWD(S, R) SFX(event_lif_backward_samples)(x, gp_, tables, gs, upre, spk, dwt, db, \
     shape[0], b0, b1, work, B, H, K, A, conv[9], S, R)
-    SASTC_SPECIALISED(g, {
-        if (smooth) { if (subtract) SASTC_EBWD(1, 1); else SASTC_EBWD(1, 0); }
-        else { if (subtract) SASTC_EBWD(0, 1); else SASTC_EBWD(0, 0); }
-    })
+    SASTC_SPECIALISED(g, SASTC_BY_RULE(SASTC_EBWD, smooth, subtract))
 #undef SASTC_EBWD
     restore_denormals(fp_state);
     free(work);

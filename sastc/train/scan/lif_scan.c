@@ -99,6 +99,25 @@ static inline void thread_range(long n, long align, long *n0, long *n1) {
     }
 #endif
 
+/* CALL(S, R) with the surrogate forward (smooth) and the reset by subtraction (subtract) as
+ * constants, and CALL(S, R, P) with also the u_pre output (keep): each combination compiles
+ * to its own loop, with no test inside it. */
+#define SASTC_BY_RULE(CALL, smooth, subtract)                                       \
+    do {                                                                            \
+        if (smooth) { if (subtract) CALL(1, 1); else CALL(1, 0); }                  \
+        else { if (subtract) CALL(0, 1); else CALL(0, 0); }                         \
+    } while (0)
+#define SASTC_BY_RULE_KEEP(CALL, smooth, subtract, keep)                            \
+    do {                                                                            \
+        if (keep) {                                                                 \
+            if (smooth) { if (subtract) CALL(1, 1, 1); else CALL(1, 0, 1); }        \
+            else { if (subtract) CALL(0, 1, 1); else CALL(0, 0, 1); }               \
+        } else {                                                                    \
+            if (smooth) { if (subtract) CALL(1, 1, 0); else CALL(1, 0, 0); }        \
+            else { if (subtract) CALL(0, 1, 0); else CALL(0, 0, 0); }               \
+        }                                                                           \
+    } while (0)
+
 /* Bit j set where p[j] != 0, for j < 8 (one vector compare where AVX is there). */
 #if defined(__AVX__)
 #include <immintrin.h>

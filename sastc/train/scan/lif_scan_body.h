@@ -91,13 +91,7 @@ void SFX(lif_forward)(const REAL *cur, REAL *spk, REAL *upre, long T, long N, lo
     const REAL B = (REAL)beta, H = (REAL)theta, K = (REAL)k, A = (REAL)alpha;
     const unsigned fp_state = smooth ? flush_denormals() : 0;
 #define SASTC_FWD(S, R, P) SFX(forward_range)(cur, spk, upre, T, N, n0, n1, B, H, K, A, S, R, P)
-    if (upre) {
-        if (smooth) { if (subtract) SASTC_FWD(1, 1, 1); else SASTC_FWD(1, 0, 1); }
-        else { if (subtract) SASTC_FWD(0, 1, 1); else SASTC_FWD(0, 0, 1); }
-    } else {
-        if (smooth) { if (subtract) SASTC_FWD(1, 1, 0); else SASTC_FWD(1, 0, 0); }
-        else { if (subtract) SASTC_FWD(0, 1, 0); else SASTC_FWD(0, 0, 0); }
-    }
+    SASTC_BY_RULE_KEEP(SASTC_FWD, smooth, subtract, upre);
 #undef SASTC_FWD
     if (smooth) restore_denormals(fp_state);
 }
@@ -108,8 +102,7 @@ void SFX(lif_backward)(const REAL *gs, const REAL *upre, const REAL *spk, REAL *
     const REAL B = (REAL)beta, H = (REAL)theta, K = (REAL)k, A = (REAL)alpha;
     const unsigned fp_state = flush_denormals();
 #define SASTC_BWD(S, R) SFX(backward_range)(gs, upre, spk, gcur, T, N, n0, n1, B, H, K, A, S, R)
-    if (smooth) { if (subtract) SASTC_BWD(1, 1); else SASTC_BWD(1, 0); }
-    else { if (subtract) SASTC_BWD(0, 1); else SASTC_BWD(0, 0); }
+    SASTC_BY_RULE(SASTC_BWD, smooth, subtract);
 #undef SASTC_BWD
     restore_denormals(fp_state);
 }
