@@ -3,7 +3,8 @@
 For each seed, trains with only the dataset options given (``sastc train``: the
 preset's defaults, ``--rho auto -k auto`` where no preset was tuned on the data), the
 rho-0 surrogate baseline and the conventional baseline (hard forward, surrogate
-backward), both ``--compute-matched``; then compiles the default run to int8-fixed and
+backward), both ``--compute-matched`` (the gradient evaluations of a default SAST run:
+1.5x the epochs); then compiles the default run to int8-fixed and
 int4-fixed. Prints one table (mean and spread over seeds) with the issue's targets:
 
 1. SAST hard >= max(conventional, rho 0) - 1 point, SAST transfer gap <= 2 points;

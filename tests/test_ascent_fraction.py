@@ -41,20 +41,25 @@ def test_ascent_uses_the_first_share_of_the_batch(tmp_path: Path, make_config,
     assert set(ascent) == {epoch.ascent_samples(config.batch_size, 0.5)}
     steps = len(ascent)
     history = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["history"]
-    assert history[0]["grad_evals"] == round(1.5 * steps)
+    assert history[0]["grad_evals"] == 1.5 * steps
 
 
-def test_full_fraction_is_the_plain_sast_step(tmp_path: Path, make_config,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_is_half_and_one_is_the_papers_step(tmp_path: Path, make_config,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     sizes = _closure_sizes(monkeypatch)
     train(make_config(tmp_path / "a", epochs=1), log=lambda _: None)
     default = list(sizes)
     sizes.clear()
-    train(make_config(tmp_path / "b", epochs=1, ascent_fraction=1.0), log=lambda _: None)
-    assert sizes == default and set(default) == {make_config(tmp_path).batch_size}
+    train(make_config(tmp_path / "b", epochs=1, ascent_fraction=0.5), log=lambda _: None)
+    assert sizes == default
+    batch = make_config(tmp_path).batch_size
+    assert set(default[0::2]) == {epoch.ascent_samples(batch, 0.5)} != {batch}
     weights = [load_checkpoint(tmp_path / run / "checkpoint.pt")["state_dict"] for run in "ab"]
     for key, value in weights[0].items():
         assert torch.equal(value, weights[1][key]), key
+    sizes.clear()
+    train(make_config(tmp_path / "c", epochs=1, ascent_fraction=1.0), log=lambda _: None)
+    assert set(sizes) == {batch}  # both gradients on whole minibatches
 
 
 def test_ascent_on_a_share_changes_the_update(tmp_path: Path, make_config) -> None:
@@ -78,7 +83,8 @@ def test_bad_fractions_are_named(options: dict, message: str) -> None:
 
 def test_cost_per_step_counts_the_share() -> None:
     assert TrainConfig(ascent_fraction=0.5).grad_evals_per_step == 1.5
-    assert TrainConfig().grad_evals_per_step == 2
+    assert TrainConfig().grad_evals_per_step == 1.5  # the default ascent fraction
+    assert TrainConfig(ascent_fraction=1.0).grad_evals_per_step == 2  # the papers' step
     assert TrainConfig(mode="surrogate").grad_evals_per_step == 1
 
 
@@ -88,13 +94,15 @@ def test_resume_keeps_the_fraction_and_reads_older_checkpoints(tmp_path: Path,
     train(make_config(run, epochs=1, ascent_fraction=0.5), log=lambda _: None)
     saved = (run / "checkpoint.pt").read_bytes()
     with pytest.raises(ConfigError, match=r"ascent_fraction: 0.5 -> 1.0"):
-        train(make_config(run, epochs=2), resume=True, log=lambda _: None)
+        train(make_config(run, epochs=2, ascent_fraction=1.0), resume=True, log=lambda _: None)
     assert (run / "checkpoint.pt").read_bytes() == saved  # the refused resume wrote nothing
 
     older = tmp_path / "older"
-    train(make_config(older, epochs=1), log=lambda _: None)
+    train(make_config(older, epochs=1, ascent_fraction=1.0), log=lambda _: None)
     saved = torch.load(older / "checkpoint.pt", weights_only=False)
-    del saved["config"]["ascent_fraction"]  # written before the option existed
+    del saved["config"]["ascent_fraction"]  # written before the option existed: F was 1
     torch.save(saved, older / "checkpoint.pt")
-    train(make_config(older, epochs=2), resume=True, log=lambda _: None)
+    with pytest.raises(ConfigError, match=r"ascent_fraction: 1.0 -> 0.5"):
+        train(make_config(older, epochs=2), resume=True, log=lambda _: None)
+    train(make_config(older, epochs=2, ascent_fraction=1.0), resume=True, log=lambda _: None)
     assert load_checkpoint(older / "checkpoint.pt")["epoch"] == 2

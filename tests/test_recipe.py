@@ -54,19 +54,20 @@ def test_k_auto_raises_k_and_keeps_the_best_validation_epoch(tmp_path: Path,
 
 @pytest.mark.slow
 def test_rho_auto_searches_within_its_budget_and_resumes(tmp_path: Path, make_config) -> None:
-    config = make_config(tmp_path / "run", rho="auto", epochs=4, search_budget=1.0)
+    config = make_config(tmp_path / "run", rho="auto", epochs=4, search_budget=2.0)
     metrics = train(config, log=lambda _: None)
     record = json.loads((tmp_path / "run" / "search" / "search.json").read_text())
     assert record["rho"] in RHO_CANDIDATES and metrics["rho"] == record["rho"]
-    assert record["pilot_epochs"] == pilot_epochs(4, 1.0, RHO_CANDIDATES)
-    # the pilots spend at most the budget: 1.0 x a SAST run's 2 evaluations per step
+    assert record["pilot_epochs"] == pilot_epochs(4, 2.0, RHO_CANDIDATES, 0.5) == 2
+    # the pilots spend at most the budget: 2.0 x a SAST run's 1.5 evaluations per step
     steps = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["history"][0]["steps"]
-    assert 0 < record["grad_evals"] <= 1.0 * 2 * steps * 4
-    assert [r["grad_evals"] for r in record["results"]] == [2 * steps * record["pilot_epochs"]] * 4
+    assert 0 < record["grad_evals"] <= 2.0 * 1.5 * steps * 4
+    # every pilot the same evaluations: 2 SAM epochs at 1.5 a step, 3 rho-0 epochs at 1
+    assert [r["grad_evals"] for r in record["results"]] == [3 * steps] * 4
     assert metrics["total_grad_evals"] == metrics["run_grad_evals"] + record["grad_evals"]
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["rho_search"] == record
     lines: list[str] = []
-    again = make_config(tmp_path / "run", rho="auto", epochs=4, search_budget=1.0)
+    again = make_config(tmp_path / "run", rho="auto", epochs=4, search_budget=2.0)
     train(again, resume=True, log=lines.append)  # the search is read back, not retrained
     assert not any(line.startswith("rho search: pilot") for line in lines)
     assert any(line.startswith("rho search: chose") for line in lines)

@@ -27,9 +27,10 @@ def training_options(function):
         click.option("--ascent-fraction", type=float, default=None, metavar="F",
                      help="SAST's first (ascent) gradient on this share of the minibatch, "
                           "in (0, 1]: a step then costs 1 + F gradient evaluations "
-                          "(default 1, the papers' SAST)."),
+                          "(default 0.5; 1 is the papers' SAST)."),
         click.option("--compute-matched", is_flag=True,
-                     help="Give rho-0 baselines as many gradient evaluations as SAST (2x epochs)."),
+                     help="Give rho-0 baselines the gradient evaluations of a default SAST run "
+                          "(1.5x the epochs, rounded up)."),
         click.option("--epochs", type=int, default=None, help="Epochs (dataset preset if omitted)."),
         click.option("--batch-size", type=int, default=None),
         click.option("--lr", type=float, default=None, help="Learning rate."),

@@ -16,6 +16,8 @@ OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("cosine", "step", "constant")
 SAM_BATCHES = ("independent", "same")
 DEVICES = ("cpu", "cuda")
+DEFAULT_ASCENT_FRACTION = 0.5   # SAST's first gradient on half the minibatch: 1.5 evaluations a step
+COMPUTE_MATCH_FACTOR = 1 + DEFAULT_ASCENT_FRACTION   # a default SAST step, in gradient evaluations
 
 
 @dataclass
@@ -40,7 +42,8 @@ class TrainConfig:
     rho: float | str | None = None   # a number, or "auto" (sastc.train.search)
     search_budget: float = 1.0       # --rho auto: pilots' share of the main run's evaluations
     sam_batch: str = "independent"
-    ascent_fraction: float = 1.0     # share of the minibatch SAST's first gradient uses
+    ascent_fraction: float | None = None   # share of the minibatch SAST's first gradient
+    #                                         uses; None: DEFAULT_ASCENT_FRACTION for SAST, else 1
     compute_matched: bool = False
     epochs: int = 8
     batch_size: int = 32
@@ -88,9 +91,11 @@ class TrainConfig:
 
     @property
     def total_epochs(self) -> int:
-        """Epochs actually run: doubled for a compute-matched baseline (same gradient
-        evaluations as SAST, which spends two per step)."""
-        return self.epochs * 2 if self.compute_matched and self.effective_rho == 0 else self.epochs
+        """Epochs actually run: a compute-matched baseline gets as many gradient evaluations
+        as a default SAST run of ``epochs`` (``COMPUTE_MATCH_FACTOR`` per step), rounded up."""
+        if self.compute_matched and self.effective_rho == 0:
+            return compute_matched_epochs(self.epochs)
+        return self.epochs
 
     def validate(self) -> None:
         _choice("--mode", self.mode, MODES)
@@ -121,7 +126,10 @@ class TrainConfig:
                 _at_least(name, value, 1)
 
     def _check_ascent_fraction(self) -> None:
-        """``--ascent-fraction`` in (0, 1], and only where there is an ascent (SAST)."""
+        """``--ascent-fraction`` in (0, 1], and only where there is an ascent (SAST); not
+        given, it is ``DEFAULT_ASCENT_FRACTION`` for SAST and 1 (no ascent) otherwise."""
+        if self.ascent_fraction is None:
+            self.ascent_fraction = DEFAULT_ASCENT_FRACTION if self.mode == "sast" else 1.0
         self.ascent_fraction = _number("--ascent-fraction", self.ascent_fraction,
                                        "a number in (0, 1]")
         if not 0 < self.ascent_fraction <= 1:
@@ -174,3 +182,20 @@ def _at_least(name: str, value: float, low: float) -> None:
 def _positive(name: str, value: float) -> None:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise ConfigError(f"{name} must be a positive number; got {value!r}")
+
+
+def matched_epochs(epochs: int, ascent_fraction: float) -> int:
+    """Epochs of a rho-0 run with at least the gradient evaluations of a SAST run of
+    ``epochs`` whose ascent uses ``ascent_fraction`` of each minibatch:
+    ``ceil(epochs * (1 + F))``.
+
+    >>> matched_epochs(8, 0.5), matched_epochs(60, 0.5), matched_epochs(5, 0.5), matched_epochs(5, 1)
+    (12, 90, 8, 10)
+    """
+    return math.ceil(epochs * (1 + ascent_fraction) - 1e-9)
+
+
+def compute_matched_epochs(epochs: int) -> int:
+    """``--compute-matched``: the evaluations of a default SAST run (``COMPUTE_MATCH_FACTOR``
+    per step) of ``epochs``."""
+    return matched_epochs(epochs, DEFAULT_ASCENT_FRACTION)

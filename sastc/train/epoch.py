@@ -54,7 +54,7 @@ class EpochResult:
     train_accuracy: float
     seconds: float
     steps: int
-    grad_evals: int
+    grad_evals: float  # whole-minibatch units: an ascent on F of a batch counts F
     samples: int = 0  # training samples stepped (all processes)
 
     @property
@@ -194,4 +194,4 @@ def run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     mean_loss = dist.sum(sum(losses) / max(steps, 1)) / dist.world
     train_acc = 100.0 * dist.sum(correct) / max(dist.sum(seen), 1)
     return EpochResult(mean_loss, train_acc, time.perf_counter() - start, steps,
-                       round(steps * config.grad_evals_per_step), int(dist.sum(stepped)))
+                       steps * config.grad_evals_per_step, int(dist.sum(stepped)))

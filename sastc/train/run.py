@@ -116,7 +116,9 @@ def restore(run: Run, saved: dict[str, Any]) -> None:
 
 _RESUME_KEYS = ("dataset", "arch", "mode", "rho", "seed", "time_bins", "batch_size", "sam_batch",
                 "ascent_fraction")
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+# a key missing from an older checkpoint: the value its release always used
+_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)},
+             "ascent_fraction": 1.0}
 
 
 def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
@@ -290,7 +292,7 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist,
     kept = run.best["metrics"] if run.best is not None else run.history[-1]
     return {**kept, "selected_epoch": kept["epoch"], "epochs": config.total_epochs,
             "rho": config.effective_rho, "rho_search": search,
-            "run_grad_evals": sum(int(entry["grad_evals"]) for entry in run.history)}
+            "run_grad_evals": sum(float(entry["grad_evals"]) for entry in run.history)}
 
 
 def _finish(out_dir: Path, run: Run, config: TrainConfig, data: TrainingData, log: Log) -> None:

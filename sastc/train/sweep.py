@@ -110,8 +110,8 @@ def _train_in_process(job: Job, log: Log) -> dict[str, Any]:
     return train(job.config, resume=job.resume, log=log)
 
 
-def _grad_evals(run_dir: Path) -> int:
+def _grad_evals(run_dir: Path) -> float:
     """Gradient evaluations the run spent (every epoch's, from its metrics file)."""
     path = run_dir / "metrics.jsonl"
     lines = path.read_text().splitlines() if path.is_file() else []
-    return sum(int(json.loads(line).get("grad_evals", 0)) for line in lines if line.strip())
+    return sum(float(json.loads(line).get("grad_evals", 0)) for line in lines if line.strip())
