@@ -81,6 +81,18 @@ def test_bad_fractions_are_named(options: dict, message: str) -> None:
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize(("fraction", "epochs", "matched"), [
+    (None, 8, 12), (0.5, 60, 90), (1.0, 8, 16), (0.25, 5, 7)])
+def test_compute_matched_baselines_match_the_sast_step_they_name(fraction, epochs,
+                                                                 matched) -> None:
+    for mode in ("surrogate", "conventional"):
+        config = TrainConfig(mode=mode, compute_matched=True, epochs=epochs,
+                             ascent_fraction=fraction)
+        assert config.total_epochs == matched and config.grad_evals_per_step == 1
+    assert TrainConfig(mode="surrogate", epochs=epochs).total_epochs == epochs
+    assert TrainConfig(mode="surrogate").ascent_fraction == 1.0  # no ascent, nothing to match
+
+
 def test_cost_per_step_counts_the_share() -> None:
     assert TrainConfig(ascent_fraction=0.5).grad_evals_per_step == 1.5
     assert TrainConfig().grad_evals_per_step == 1.5  # the default ascent fraction
@@ -106,3 +118,17 @@ def test_resume_keeps_the_fraction_and_reads_older_checkpoints(tmp_path: Path,
         train(make_config(older, epochs=2), resume=True, log=lambda _: None)
     train(make_config(older, epochs=2, ascent_fraction=1.0), resume=True, log=lambda _: None)
     assert load_checkpoint(older / "checkpoint.pt")["epoch"] == 2
+
+
+@pytest.mark.parametrize("matched", [False, True])
+def test_a_sweep_passes_the_fraction_to_sast_and_to_the_baselines_that_match_it(
+        tmp_path: Path, matched: bool) -> None:
+    from sastc.train.sweep import _job, sweep_configs
+
+    options = {"ascent_fraction": 0.25, "compute_matched": matched, "epochs": 4}
+    configs = {run["mode"]: _job(run, options, {"dataset": None}, tmp_path).config
+               for run in sweep_configs([0.0, 0.2], [0], True)}
+    assert configs["sast"].ascent_fraction == 0.25 and configs["sast"].total_epochs == 4
+    for mode in ("surrogate", "conventional"):
+        assert configs[mode].ascent_fraction == (0.25 if matched else 1.0)
+        assert configs[mode].total_epochs == (5 if matched else 4)

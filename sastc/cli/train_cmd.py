@@ -29,8 +29,9 @@ def training_options(function):
                           "in (0, 1]: a step then costs 1 + F gradient evaluations "
                           "(default 0.5; 1 is the papers' SAST)."),
         click.option("--compute-matched", is_flag=True,
-                     help="Give rho-0 baselines the gradient evaluations of a default SAST run "
-                          "(1.5x the epochs, rounded up)."),
+                     help="Give rho-0 baselines the gradient evaluations of a SAST run: "
+                          "(1 + F) x the epochs, rounded up, F the --ascent-fraction "
+                          "(default 0.5)."),
         click.option("--epochs", type=int, default=None, help="Epochs (dataset preset if omitted)."),
         click.option("--batch-size", type=int, default=None),
         click.option("--lr", type=float, default=None, help="Learning rate."),

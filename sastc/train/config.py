@@ -17,7 +17,6 @@ SCHEDULES = ("cosine", "step", "constant")
 SAM_BATCHES = ("independent", "same")
 DEVICES = ("cpu", "cuda")
 DEFAULT_ASCENT_FRACTION = 0.5   # SAST's first gradient on half the minibatch: 1.5 evaluations a step
-COMPUTE_MATCH_FACTOR = 1 + DEFAULT_ASCENT_FRACTION   # a default SAST step, in gradient evaluations
 
 
 @dataclass
@@ -43,7 +42,7 @@ class TrainConfig:
     search_budget: float = 1.0       # --rho auto: pilots' share of the main run's evaluations
     sam_batch: str = "independent"
     ascent_fraction: float | None = None   # share of the minibatch SAST's first gradient
-    #                                         uses; None: DEFAULT_ASCENT_FRACTION for SAST, else 1
+    #     uses (a compute-matched baseline: the SAST it matches); None: the default, see below
     compute_matched: bool = False
     epochs: int = 8
     batch_size: int = 32
@@ -91,10 +90,10 @@ class TrainConfig:
 
     @property
     def total_epochs(self) -> int:
-        """Epochs actually run: a compute-matched baseline gets as many gradient evaluations
-        as a default SAST run of ``epochs`` (``COMPUTE_MATCH_FACTOR`` per step), rounded up."""
+        """Epochs actually run: a compute-matched baseline gets the gradient evaluations of a
+        SAST run of ``epochs`` with its ``ascent_fraction`` (``1 + F`` a step), rounded up."""
         if self.compute_matched and self.effective_rho == 0:
-            return compute_matched_epochs(self.epochs)
+            return matched_epochs(self.epochs, self.ascent_fraction)
         return self.epochs
 
     def validate(self) -> None:
@@ -126,18 +125,21 @@ class TrainConfig:
                 _at_least(name, value, 1)
 
     def _check_ascent_fraction(self) -> None:
-        """``--ascent-fraction`` in (0, 1], and only where there is an ascent (SAST); not
-        given, it is ``DEFAULT_ASCENT_FRACTION`` for SAST and 1 (no ascent) otherwise."""
+        """``--ascent-fraction`` in (0, 1], and only where there is an ascent (SAST) or a
+        SAST step to match (``--compute-matched``). Not given, it is
+        ``DEFAULT_ASCENT_FRACTION`` there and 1 (no ascent) otherwise."""
+        matters = self.mode == "sast" or self.compute_matched
         if self.ascent_fraction is None:
-            self.ascent_fraction = DEFAULT_ASCENT_FRACTION if self.mode == "sast" else 1.0
+            self.ascent_fraction = DEFAULT_ASCENT_FRACTION if matters else 1.0
         self.ascent_fraction = _number("--ascent-fraction", self.ascent_fraction,
                                        "a number in (0, 1]")
         if not 0 < self.ascent_fraction <= 1:
             raise ConfigError(f"--ascent-fraction must be in (0, 1] (the share of the "
                               f"minibatch SAST's first gradient uses), got {self.ascent_fraction}")
-        if self.ascent_fraction != 1 and self.mode != "sast":
+        if self.ascent_fraction != 1 and not matters:
             raise ConfigError(f"--ascent-fraction {self.ascent_fraction} applies only to "
-                              f"--mode sast (--mode {self.mode} has no ascent step)")
+                              f"--mode sast, or to a --compute-matched baseline (the SAST step "
+                              f"it matches); --mode {self.mode} has no ascent step")
 
     def _check_auto(self) -> None:
         """``auto`` settings choose on the validation split; ``--rho auto`` needs SAM."""
@@ -194,8 +196,3 @@ def matched_epochs(epochs: int, ascent_fraction: float) -> int:
     """
     return math.ceil(epochs * (1 + ascent_fraction) - 1e-9)
 
-
-def compute_matched_epochs(epochs: int) -> int:
-    """``--compute-matched``: the evaluations of a default SAST run (``COMPUTE_MATCH_FACTOR``
-    per step) of ``epochs``."""
-    return matched_epochs(epochs, DEFAULT_ASCENT_FRACTION)

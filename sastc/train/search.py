@@ -47,7 +47,7 @@ Trainer = Callable[[TrainConfig], dict[str, Any]]
 def pilot_epochs(epochs: int, budget: float, candidates: tuple[float, ...],
                  ascent_fraction: float) -> int:
     """Epochs of a SAM pilot (the rho-0 pilot runs ``matched_epochs`` of it) within
-    ``budget``, in epochs of one gradient evaluation a step."""
+    ``budget``."""
     allowed = budget * (1 + ascent_fraction) * epochs + 1e-9
     sam_pilots = len([rho for rho in candidates if rho > 0])
     pilot = max(1, math.floor(budget * epochs / len(candidates)))
@@ -61,9 +61,8 @@ def pilot_config(config: TrainConfig, rho: float, epochs: int) -> TrainConfig:
     """The main run's settings with one candidate radius and the pilot's length."""
     out = Path(config.out_dir) / SEARCH_DIR / f"rho{rho:g}"
     if rho == 0:
-        return replace(config, rho=None, mode="surrogate", ascent_fraction=None,
-                       epochs=matched_epochs(epochs, config.ascent_fraction),
-                       compute_matched=False, out_dir=str(out), progress=False)
+        return replace(config, rho=None, mode="surrogate", compute_matched=True,
+                       epochs=epochs, out_dir=str(out), progress=False)
     return replace(config, rho=rho, epochs=epochs, compute_matched=False, out_dir=str(out),
                    progress=False)
 
@@ -106,9 +105,7 @@ def resolve_rho(config: TrainConfig, train_pilot: Trainer, log: Log
     log(search_line(record))
     chosen = float(record["rho"])
     if chosen == 0:
-        return replace(config, rho=None, mode="surrogate", ascent_fraction=None,
-                       epochs=matched_epochs(config.epochs, config.ascent_fraction),
-                       compute_matched=False), record
+        return replace(config, rho=None, mode="surrogate", compute_matched=True), record
     return replace(config, rho=chosen), record
 
 

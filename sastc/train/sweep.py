@@ -100,6 +100,8 @@ def _job(run: dict[str, Any], train_options: dict[str, Any], data: dict[str, Any
 
     name = run_name(run)
     options = {**train_options, **run, "out_dir": str(root / name)}
+    if run["mode"] != "sast" and not options.get("compute_matched"):
+        options["ascent_fraction"] = None  # a baseline with no SAST step to match
     if run["steepness"] is None:
         options["steepness"] = train_options.get("steepness")
     return Job(name, make_config(options, data), (root / name / "checkpoint.pt").exists())
