@@ -11,8 +11,9 @@ Before timing, ``speed_equivalence.check_equivalence`` checks on one batch that 
 compute the same function (hard spikes, logits, loss, gradients).
 
 Part 2, SAST's cost per epoch: one real epoch of ``sastc.train.epoch.run_epoch`` on the
-synthetic dataset with ``mode="sast"`` (second batch independent, and the same batch)
-against ``mode="surrogate"`` (rho = 0); no evaluation is timed.
+synthetic dataset with ``mode="sast"`` (the default: ascent on half of an independent
+second batch; on the same batch; the papers' step, ``--ascent-fraction 1``) against
+``mode="surrogate"`` (rho = 0); no evaluation is timed.
 
     python benchmarks/train_speed.py                # about 8 minutes on 2 idle cores
     python benchmarks/train_speed.py --quick --grid 16x32   # about a minute

@@ -139,9 +139,10 @@ def test_epoch_cost_structure(bench, tiny) -> None:
                               settings.epoch_repeats, arch=TINY_ARCH)
     assert costs["steps"] == 2 and costs["samples"] == 8
     assert set(costs["seconds"]) == set(bench.EPOCH_CONFIGS)
-    assert set(costs["ratio_vs_rho0"]) == {"sast independent", "sast same", "sast ascent 0.5"}
+    assert set(costs["ratio_vs_rho0"]) == {"sast (default)", "sast same batch",
+                                           "sast papers' step"}
     assert all(r > 0 for r in costs["ratio_vs_rho0"].values())
-    assert "sast same" in bench.epoch_table(costs)
+    assert "sast papers' step" in bench.epoch_table(costs)
 
 
 def test_machine_info_and_arguments(bench) -> None:
