@@ -55,7 +55,10 @@ def test_k_auto_raises_k_and_keeps_the_best_validation_epoch(tmp_path: Path,
 @pytest.mark.slow
 def test_rho_auto_searches_within_its_budget_and_resumes(tmp_path: Path, make_config) -> None:
     config = make_config(tmp_path / "run", rho="auto", epochs=4, search_budget=2.0)
-    metrics = train(config, log=lambda _: None)
+    logged: list[str] = []
+    metrics = train(config, log=logged.append)
+    assert any(line.startswith("rho search: pilot rho 0 (3 epochs)") for line in logged)
+    assert any(line.startswith("rho search: pilot rho 0.05 (2 epochs)") for line in logged)
     record = json.loads((tmp_path / "run" / "search" / "search.json").read_text())
     assert record["rho"] in RHO_CANDIDATES and metrics["rho"] == record["rho"]
     assert record["pilot_epochs"] == pilot_epochs(4, 2.0, RHO_CANDIDATES, 0.5) == 2

@@ -195,4 +195,3 @@ def matched_epochs(epochs: int, ascent_fraction: float) -> int:
     (12, 90, 8, 10)
     """
     return math.ceil(epochs * (1 + ascent_fraction) - 1e-9)
-

@@ -79,7 +79,7 @@ def run_search(config: TrainConfig, train_pilot: Trainer, log: Log) -> dict[str,
     results = []
     for rho in RHO_CANDIDATES:
         pilot = pilot_config(config, rho, epochs)
-        log(f"rho search: pilot rho {rho:g} ({pilot.epochs} epochs) -> {pilot.out_dir}")
+        log(f"rho search: pilot rho {rho:g} ({pilot.total_epochs} epochs) -> {pilot.out_dir}")
         metrics = train_pilot(pilot)
         results.append({"rho": rho, "val_hard_accuracy": metrics["val_hard_score"],
                         "val_transfer_gap": metrics["val_transfer_gap"],
