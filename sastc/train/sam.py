@@ -2,13 +2,14 @@
 
 One SAST step, from weights ``w``::
 
-    g   = grad L(w; batch_1)                  first gradient evaluation
+    g   = grad L(w; first F of batch_1)       first gradient evaluation (the ascent)
     e   = rho * g / ||g||_2                   ascent to the worst nearby point
     g'  = grad L(w + e; batch_2)              second evaluation, at the perturbed weights
     w  <- base_optimizer_step(w, g')          after restoring w
 
-``batch_2`` is an independent minibatch by default (the setting of the SAST
-convergence result) or the same one. Under DistributedDataParallel both
+``F`` is ``--ascent-fraction`` (0.5 by default: ``g`` only sets a direction; 1 is the
+papers' step). ``batch_2`` is an independent minibatch by default (the setting of the
+SAST convergence result) or the same one. Under DistributedDataParallel both
 gradients are all-reduced during backward, so every rank computes the same
 ``e`` and the step equals single-process SAM on the global batch.
 """
