@@ -132,3 +132,13 @@ def test_a_sweep_passes_the_fraction_to_sast_and_to_the_baselines_that_match_it(
     for mode in ("surrogate", "conventional"):
         assert configs[mode].ascent_fraction == (0.25 if matched else 1.0)
         assert configs[mode].total_epochs == (5 if matched else 4)
+
+
+def test_the_run_line_names_the_ascent_and_the_matched_epochs() -> None:
+    from sastc.cli.train_cmd import run_label
+
+    assert run_label(TrainConfig()) == "rho 0.2, ascent on 0.5 of each batch"
+    assert run_label(TrainConfig(ascent_fraction=1.0)) == "rho 0.2"
+    baseline = run_label(TrainConfig(mode="conventional", compute_matched=True, epochs=8))
+    assert "compute-matched: 12 epochs" in baseline and "ascent on" not in baseline
+    assert run_label(TrainConfig(mode="surrogate")) == "rho 0"

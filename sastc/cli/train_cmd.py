@@ -66,6 +66,18 @@ def make_config(kwargs: dict[str, Any], data: dict[str, Any]) -> TrainConfig:
     return TrainConfig.from_dict({k: v for k, v in options.items() if v is not None})
 
 
+def run_label(config: TrainConfig) -> str:
+    """``rho 0.2, ascent on 0.5 of each batch`` for SAST; a compute-matched baseline names
+    its epochs and the SAST step it matches."""
+    label = f"rho {config.rho_label}"
+    if config.mode == "sast" and config.ascent_fraction != 1:
+        label += f", ascent on {config.ascent_fraction:g} of each batch"
+    if config.compute_matched and config.mode != "sast":
+        label += (f", compute-matched: {config.total_epochs} epochs, the gradient evaluations "
+                  f"of SAST with ascent fraction {config.ascent_fraction:g}")
+    return label
+
+
 def default_out(config: TrainConfig) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = f"{config.mode}-rho{config.rho_label}" if config.mode == "sast" else config.mode
@@ -99,9 +111,7 @@ def train_command(resume: bool, as_json: bool, **kwargs: Any) -> None:
         config.out_dir = default_out(config)
     if resume and kwargs.get("out_dir") is None:
         raise click.UsageError("--resume needs --out pointing at the run to continue")
-    ascent = (f", ascent on {config.ascent_fraction:g} of each batch"
-              if config.ascent_fraction != 1 else "")
-    click.echo(f"training {config.mode} (rho {config.rho_label}{ascent}) on {config.dataset} "
+    click.echo(f"training {config.mode} ({run_label(config)}) on {config.dataset} "
                f"-> {config.out_dir}", err=True)
     metrics = train(config, resume=resume, log=lambda line: click.echo(line, err=True))
     if as_json:
