@@ -15,6 +15,7 @@ A checkpoint is a dict of plain values and tensors::
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import platform
 import re
@@ -29,6 +30,7 @@ import sastc
 from sastc.atomic import atomic_path
 from sastc.errors import CheckpointError, ConfigError
 from sastc.spec import ArchSpec
+from sastc.train.config import TrainConfig
 from sastc.train.model import SpikingNet
 
 FORMAT = "sastc-checkpoint"
@@ -182,3 +184,21 @@ def require_finite(data: dict[str, Any], path: str | Path) -> None:
 def numpy_params(data: dict[str, Any]) -> dict[str, np.ndarray]:
     """The model weights as numpy arrays (what the IR builder reads)."""
     return {key: value.detach().cpu().numpy() for key, value in data["state_dict"].items()}
+
+
+_RESUME_KEYS = ("dataset", "arch", "mode", "rho", "seed", "time_bins", "batch_size", "sam_batch",
+                "ascent_fraction")
+# a key missing from an older checkpoint: the value its release always used
+_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)},
+             "ascent_fraction": 1.0}
+
+
+def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    """Refuse to resume a run saved with other options (a key missing from an older
+    checkpoint counts as its default)."""
+    before = {k: saved["config"].get(k, _DEFAULTS[k]) for k in _RESUME_KEYS}
+    changed = [k for k in _RESUME_KEYS if before[k] != getattr(config, k)]
+    if changed:
+        details = ", ".join(f"{k}: {before[k]!r} -> {getattr(config, k)!r}" for k in changed)
+        raise ConfigError(f"--resume: {path} was trained with different options ({details}); "
+                          "resume with the same options or start a new --out directory")

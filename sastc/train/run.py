@@ -9,7 +9,6 @@ the run, keeps the last good checkpoint and says so.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import sys
@@ -31,7 +30,12 @@ from sastc.lock import claim_folder
 from sastc.progress import bar_disabled
 from sastc.resources import check_training
 from sastc.train import distributed
-from sastc.train.checkpoint import checkpoint_spec, load_checkpoint, save_checkpoint
+from sastc.train.checkpoint import (
+    check_resumable,
+    checkpoint_spec,
+    load_checkpoint,
+    save_checkpoint,
+)
 from sastc.train.config import TrainConfig
 from sastc.train.data_setup import (
     TrainingData,
@@ -39,7 +43,7 @@ from sastc.train.data_setup import (
     describe_splits,
     load_training_data,
 )
-from sastc.train.epoch import run_epoch
+from sastc.train.epoch import EpochResult, run_epoch
 from sastc.train.evaluate import evaluate
 from sastc.train.model import SpikingNet, init_weights
 from sastc.train.sam import SAM
@@ -112,24 +116,6 @@ def restore(run: Run, saved: dict[str, Any]) -> None:
     run.epoch = int(saved["epoch"])
     run.history = list(saved.get("history", []))
     run.best = saved.get("best")
-
-
-_RESUME_KEYS = ("dataset", "arch", "mode", "rho", "seed", "time_bins", "batch_size", "sam_batch",
-                "ascent_fraction")
-# a key missing from an older checkpoint: the value its release always used
-_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)},
-             "ascent_fraction": 1.0}
-
-
-def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
-    """Refuse to resume a run saved with other options (a key missing from an older
-    checkpoint counts as its default)."""
-    before = {k: saved["config"].get(k, _DEFAULTS[k]) for k in _RESUME_KEYS}
-    changed = [k for k in _RESUME_KEYS if before[k] != getattr(config, k)]
-    if changed:
-        details = ", ".join(f"{k}: {before[k]!r} -> {getattr(config, k)!r}" for k in changed)
-        raise ConfigError(f"--resume: {path} was trained with different options ({details}); "
-                          "resume with the same options or start a new --out directory")
 
 
 def checkpoint_content(run: Run, config: TrainConfig, data: TrainingData,
@@ -240,6 +226,36 @@ def _prepare(config: TrainConfig, resume: bool, dist: distributed.Dist,
     return out_dir, data, run
 
 
+def _train_epoch(trained: torch.nn.Module, run: Run, sam: SAM | None, data: TrainingData,
+                 config: TrainConfig, dist: distributed.Dist, path: Path) -> EpochResult:
+    """One epoch of updates; a diverged loss says which checkpoint is kept."""
+    label = f"epoch {run.epoch + 1}/{config.total_epochs}"
+    try:
+        return run_epoch(trained, run.optimizer, run.scheduler, sam, data.train, config, dist,
+                         run.generator, label, run.history[0]["loss"] if run.history else None)
+    except TrainingDiverged as exc:
+        kept = (f"the last good checkpoint (epoch {run.epoch}) is kept at {path}"
+                if path.exists() else "no checkpoint had been written yet")
+        raise TrainingDiverged(f"{exc} during epoch {run.epoch + 1}; training stopped and "
+                               f"{kept}. Try a lower --lr or --rho.") from exc
+
+
+def _epoch_entry(run: Run, result: EpochResult, data: TrainingData,
+                 device: torch.device | str) -> dict[str, Any]:
+    """The epoch's log entry: its training figures, test (and validation) metrics."""
+    metrics = evaluate(run.model, data.test, device=device)
+    if data.val is not None:
+        metrics |= validation_metrics(run.model, data.val, device)
+    entry = {"epoch": run.epoch, "loss": result.loss, "train_accuracy": result.train_accuracy,
+             "seconds": result.seconds, "steps": result.steps,
+             "samples_per_s": result.samples_per_s,
+             "grad_evals": result.grad_evals, "lr": run.scheduler.get_last_lr()[0],
+             "steepness": run.model.spec.steepness, **metrics}
+    if data.val is not None:
+        entry["val_hard_score"] = validation_score([*run.history, entry])
+    return entry
+
+
 def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist,
            search: dict[str, Any] | None = None) -> dict[str, Any]:
     out_dir, data, run = _prepare(config, resume, dist, log)
@@ -254,28 +270,10 @@ def _train(config: TrainConfig, resume: bool, log: Log, dist: distributed.Dist,
     if not bar.disable:  # epoch lines go above the bars instead of breaking them
         log = partial(tqdm.write, file=sys.stderr)
     while run.epoch < config.total_epochs:
-        label = f"epoch {run.epoch + 1}/{config.total_epochs}"
         set_epoch_steepness(run.model, config, run.epoch + 1)
-        try:
-            result = run_epoch(trained, run.optimizer, run.scheduler, sam, data.train, config,
-                               dist, run.generator, label,
-                               run.history[0]["loss"] if run.history else None)
-        except TrainingDiverged as exc:
-            kept = (f"the last good checkpoint (epoch {run.epoch}) is kept at {path}"
-                    if path.exists() else "no checkpoint had been written yet")
-            raise TrainingDiverged(f"{exc} during epoch {run.epoch + 1}; training stopped and "
-                                   f"{kept}. Try a lower --lr or --rho.") from exc
+        result = _train_epoch(trained, run, sam, data, config, dist, path)
         run.epoch += 1
-        metrics = evaluate(run.model, data.test, device=dist.device)
-        if data.val is not None:
-            metrics |= validation_metrics(run.model, data.val, dist.device)
-        entry = {"epoch": run.epoch, "loss": result.loss, "train_accuracy": result.train_accuracy,
-                 "seconds": result.seconds, "steps": result.steps,
-                 "samples_per_s": result.samples_per_s,
-                 "grad_evals": result.grad_evals, "lr": run.scheduler.get_last_lr()[0],
-                 "steepness": run.model.spec.steepness, **metrics}
-        if data.val is not None:
-            entry["val_hard_score"] = validation_score([*run.history, entry])
+        entry = _epoch_entry(run, result, data, dist.device)
         run.history.append(entry)
         if is_new_best(entry, run.best):
             run.best = snapshot(run.model, entry)
